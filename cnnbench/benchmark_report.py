@@ -1,0 +1,155 @@
+"""What the benchmark prints and writes: the summary table, the JSON, the CSV and the PNGs."""
+
+import csv
+import io
+
+RULE = "=" * 60
+CSV_COLUMNS = ["precision", "memory_format", "execution", "rewrite", "batch_size", "status",
+               "model_images_per_second", "end_to_end_images_per_second", "batch_time_ms_p50",
+               "batch_time_ms_p99", "peak_memory_mib", "compile_time_s", "top1_accuracy",
+               "top5_accuracy", "top1_delta_vs_fp32", "top5_delta_vs_fp32"]
+
+
+def _pct(value):
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value, spec=",.1f"):
+    return "n/a" if value is None else format(value, spec)
+
+
+def summary_text(result: dict) -> str:
+    """The original's summary, with the figures it lacked and each throughput labelled."""
+    m = result
+    lines = [RULE, f"BENCHMARK RESULTS: {m['model']} on {m['device']} ({m['mode_label']}, batch {m['batch_size']})", RULE]
+    if m["data"] == "synthetic":
+        lines.append(f"Data: SYNTHETIC random images ({m['data_info']['reason']}); accuracy not measured")
+    else:
+        lines.append(f"Data: {m['data_info']['root']} ({m['data_info']['scored']})")
+    lines += [
+        f"Weights: {m['weights']['loaded']}",
+        f"Total images processed: {m['total_images']:,}" + (f" on {m['world_size']} processes" if m['world_size'] > 1 else ""),
+        f"Total inference time: {m['total_time']:.3f} seconds (model only, {m['config']['warmup']} warm-up batches excluded)",
+        f"Throughput (model only): {_num(m['model_images_per_second'])} images/second",
+    ]
+    if m["end_to_end_images_per_second"] is not None:
+        lines.append(f"Throughput (end to end: loading + copy + model): {_num(m['end_to_end_images_per_second'])} "
+                     f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
+    if m["world_size"] > 1:
+        lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
+                     f"{_num(m['aggregate_images_per_second'])} images/second")
+    lines += [
+        f"Average batch inference time: {1e3 * m['avg_batch_time']:.3f} ms",
+        f"Standard deviation of batch time: {1e3 * m['std_batch_time']:.3f} ms",
+        f"Min batch time: {1e3 * m['min_batch_time']:.3f} ms",
+        f"Max batch time: {1e3 * m['max_batch_time']:.3f} ms",
+        f"Batch time p50 / p90 / p99: {m['batch_time_ms_p50']:.3f} / {m['batch_time_ms_p90']:.3f} / "
+        f"{m['batch_time_ms_p99']:.3f} ms",
+    ]
+    if m["compile_time_s"] is not None:
+        lines.append(f"Compile time (not in the figures above): {m['compile_time_s']:.1f} s")
+    if m["top1_accuracy"] is not None:
+        lines += [f"Top-1 accuracy: {_pct(m['top1_accuracy'])}", f"Top-5 accuracy: {_pct(m['top5_accuracy'])}"]
+    if m.get("skipped_bad_images"):
+        lines.append(f"Skipped undecodable images: {m['skipped_bad_images']}")
+    lines.append(RULE)
+    return "\n".join(lines)
+
+
+def plot_run(result: dict, batch_times_ms, batch_accuracy):
+    """Batch times over the run, their histogram, and per-batch accuracy where measured."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 3 if batch_accuracy else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2))
+    steps = range(1, len(batch_times_ms) + 1)
+    axes[0].plot(steps, batch_times_ms, marker=".", linewidth=1)
+    axes[0].axhline(result["batch_time_ms_p50"], color="tab:red", linestyle="--", linewidth=1, label="p50")
+    axes[0].set(title="Batch inference times (warm-up excluded)", xlabel="Batch number", ylabel="Time (ms)")
+    axes[0].set_ylim(bottom=0)
+    axes[0].legend()
+    axes[1].hist(batch_times_ms, bins=min(40, max(5, len(batch_times_ms) // 2)), color="tab:blue")
+    for key, color in (("p50", "tab:red"), ("p99", "tab:purple")):
+        axes[1].axvline(result[f"batch_time_ms_{key}"], color=color, linestyle="--", label=key)
+    axes[1].set(title="Latency histogram", xlabel="Batch time (ms)", ylabel="Batches")
+    axes[1].legend()
+    if batch_accuracy:
+        axes[2].plot(range(1, len(batch_accuracy) + 1), [100 * a for a in batch_accuracy], marker=".", linewidth=1)
+        axes[2].axhline(100 * result["top1_accuracy"], color="tab:red", linestyle="--", label="top-1 over all images")
+        axes[2].set(title="Per-batch top-1 accuracy", xlabel="Batch number", ylabel="Accuracy (%)", ylim=(0, 100))
+        axes[2].legend()
+    for axis in axes:
+        axis.grid(True, alpha=0.3)
+    figure.suptitle(f"{result['model']} on {result['environment'].get('gpu', result['device'])}: "
+                    f"{result['mode_label']}, batch {result['batch_size']}, {result['data']} data")
+    figure.tight_layout()
+    return figure
+
+
+def sweep_csv(rows) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in CSV_COLUMNS})
+    return out.getvalue()
+
+
+def _mode_key(row) -> str:
+    key = f"{row['precision']} {row['memory_format']} {row['execution']}"
+    return key + " rewrite" if row.get("rewrite") else key
+
+
+def plot_sweep(rows, title: str):
+    """Throughput and p50 latency against batch size, one line per mode."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    modes = {}
+    for row in rows:
+        if row["status"] == "ok":
+            modes.setdefault(_mode_key(row), []).append(row)
+    for label, cells in sorted(modes.items()):
+        cells.sort(key=lambda r: r["batch_size"])
+        sizes = [r["batch_size"] for r in cells]
+        left.plot(sizes, [r["model_images_per_second"] for r in cells], marker="o", label=label)
+        right.plot(sizes, [r["batch_time_ms_p50"] for r in cells], marker="o", label=label)
+    for axis, ylabel in ((left, "Throughput, model only (images/s)"), (right, "Batch latency p50 (ms)")):
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set(xlabel="Batch size", ylabel=ylabel)
+        axis.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=7)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def sweep_table(rows) -> str:
+    header = (f"{'precision':<9} {'format':<13} {'execution':<22} {'batch':>6} {'img/s':>12} "
+              f"{'p50 ms':>9} {'p99 ms':>9} {'peak MiB':>9} {'compile s':>9} {'top-1':>8}")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        execution = r["execution"] + (" +rewrite" if r.get("rewrite") else "")
+        if r["status"] != "ok":
+            lines.append(f"{r['precision']:<9} {r['memory_format']:<13} {execution:<22} {r['batch_size']:>6} "
+                         f"{'out of memory' if r['status'] == 'oom' else r['status']:>12}")
+            continue
+        lines.append(
+            f"{r['precision']:<9} {r['memory_format']:<13} {execution:<22} {r['batch_size']:>6} "
+            f"{_num(r['model_images_per_second']):>12} {r['batch_time_ms_p50']:>9.3f} {r['batch_time_ms_p99']:>9.3f} "
+            f"{_num(r['peak_memory_mib'], ',.0f'):>9} {_num(r['compile_time_s'], '.1f'):>9} {_pct(r['top1_accuracy']):>8}")
+    ok = [r for r in rows if r["status"] == "ok"]
+    if ok:
+        fastest = max(ok, key=lambda r: r["model_images_per_second"])
+        lines.append(f"Fastest throughput: {_num(fastest['model_images_per_second'])} images/s with "
+                     f"{_mode_key(fastest)} at batch {fastest['batch_size']}")
+        smallest = min(r["batch_size"] for r in ok)
+        quickest = min((r for r in ok if r["batch_size"] == smallest), key=lambda r: r["batch_time_ms_p50"])
+        lines.append(f"Lowest batch-{smallest} latency: {quickest['batch_time_ms_p50']:.3f} ms p50 with "
+                     f"{_mode_key(quickest)}")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""What every script's command line shares: common flags, value checks and error handling."""
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_PATH = REPO_ROOT / "data" / "imagenet"
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+
+
+class UserError(Exception):
+    """An expected mistake (missing data, a bad value, no memory): one line, non-zero exit."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {text}")
+    return value
+
+
+def int_list(text: str) -> list:
+    """'1,8,32' -> [1, 8, 32]; every value positive."""
+    try:
+        values = [positive_int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one value")
+    return values
+
+
+def choice_list(choices):
+    """A parser for 'a,b' whose every item is one of `choices`."""
+
+    def parse(text: str) -> list:
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        bad = [v for v in values if v not in choices]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice {','.join(bad) or text!r} (choose from {', '.join(choices)})")
+        return values
+
+    return parse
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, default_batch_size: int = 32) -> None:
+    """Flags that mean the same thing in all three scripts."""
+    group = parser.add_argument_group("model and device")
+    group.add_argument("--model", default="alexnet",
+                       help="any torchvision classification model (default: alexnet)")
+    group.add_argument("--weights", default="DEFAULT",
+                       help="DEFAULT (pretrained, torchvision's cache or download), a weight enum "
+                            "name such as IMAGENET1K_V1, 'none' (random init), or a path to a "
+                            "local state-dict file (default: DEFAULT)")
+    group.add_argument("--device", default="auto",
+                       help="auto (cuda, else mps, else cpu), cuda, cuda:N, mps or cpu (default: auto)")
+    group.add_argument("--batch-size", type=positive_int, default=default_batch_size,
+                       help=f"images per batch (default: {default_batch_size})")
+    group.add_argument("--precision", type=choice_list(PRECISIONS), default=["fp32"],
+                       help="fp32 (TF32 off), tf32, fp16 or bf16; the benchmark's --sweep takes a "
+                            "comma-separated list (default: fp32)")
+    group.add_argument("--channels-last", action="store_true",
+                       help="run in the channels_last memory format (default: off)")
+    group.add_argument("--seed", type=int, default=0,
+                       help="seed for random weights, synthetic input and subsets (default: 0)")
+    group.add_argument("--output-dir", type=Path, default=None,
+                       help="where results go (default: results/<model>/)")
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-path", type=Path, default=None,
+                      help=f"ImageNet val set: class folders named by wnid under PATH/val or PATH "
+                           f"(default: {DEFAULT_DATA_PATH.relative_to(REPO_ROOT)}; synthetic input "
+                           f"when that holds no dataset)")
+    data.add_argument("--synthetic", action="store_true",
+                      help="benchmark random images even where a dataset is present")
+    data.add_argument("--workers", type=non_negative_int, default=4,
+                      help="data loading worker processes (default: 4)")
+
+
+
+def output_dir(args) -> Path:
+    return args.output_dir if args.output_dir is not None else REPO_ROOT / "results" / args.model
+
+
+def single_precision(args) -> str:
+    if len(args.precision) != 1:
+        raise UserError("--precision takes one value here (a list only with --sweep)")
+    return args.precision[0]
+
+
+def entry_point(main):
+    """Wrap a script's main(args) so that expected mistakes print one line and return a code."""
+
+    @functools.wraps(main)
+    def wrapped(args) -> int:
+        try:
+            return main(args)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapped

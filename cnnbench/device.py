@@ -1,0 +1,146 @@
+"""Device choice, synchronization and the facts about the machine that every result records."""
+
+import os
+import platform
+import subprocess
+
+import torch
+import torchvision
+
+from .cli import UserError
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks cuda, else mps, else cpu; a named device that is not there is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device '{name}' (expected auto, cuda, cuda:N, mps or cpu)")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA GPU is visible to PyTorch here (try --device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps: MPS is not available here (try --device cpu)")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unsupported device '{name}' (expected auto, cuda, cuda:N, mps or cpu)")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def empty_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mib(device: torch.device):
+    """Peak memory PyTorch's allocator handed out since the last reset; None off CUDA."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return None
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    # CPU and MPS allocators raise plain RuntimeErrors.
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _nvidia_driver():
+    try:
+        result = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else None
+
+
+def math_mode() -> dict:
+    """The float32 math mode actually in force (TF32 changes results and speed)."""
+    return {
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+    }
+
+
+def environment(device: torch.device) -> dict:
+    """Versions and hardware, so a result file explains where its numbers came from."""
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda_runtime": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        **math_mode(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        env.update({
+            "gpu": props.name,
+            "gpu_capability": f"{props.major}.{props.minor}",
+            "gpu_memory_gib": round(props.total_memory / 2**30, 2),
+            "gpu_multiprocessors": props.multi_processor_count,
+            "gpu_count": torch.cuda.device_count(),
+            "nvidia_driver": _nvidia_driver(),
+        })
+    return env
+
+
+def describe_devices() -> str:
+    """The original profiler's device diagnostics, as text."""
+    lines = [f"PyTorch version: {torch.__version__}", f"torchvision version: {torchvision.__version__}",
+             f"CUDA available: {torch.cuda.is_available()}"]
+    if torch.cuda.is_available():
+        lines.append(f"Number of CUDA devices: {torch.cuda.device_count()}")
+        lines.append(f"CUDA runtime: {torch.version.cuda}, cuDNN: {torch.backends.cudnn.version()}")
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            lines += ["", f"CUDA Device {index}:", f"  Name: {props.name}",
+                      f"  Capability: ({props.major}, {props.minor})",
+                      f"  Total memory: {props.total_memory / 2**30:.2f} GB",
+                      f"  Multiprocessors: {props.multi_processor_count}"]
+    mps = getattr(torch.backends, "mps", None)
+    lines.append(f"MPS available: {bool(mps and mps.is_available())}")
+    lines.append(f"CPU: {_cpu_model()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)")
+    return "\n".join(lines)

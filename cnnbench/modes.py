@@ -1,0 +1,170 @@
+"""Execution modes: precision, memory format, torch.compile, CUDA graphs and exact rewrites.
+
+A Runner owns the prepared model for one mode and separates the steps a benchmark must keep
+apart: load() puts a batch where the forward reads it, run() is the forward alone (what gets
+timed), warm_up() absorbs cuDNN autotuning, compilation and graph capture, and its compile
+time is reported on its own, never inside the latency figures.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .cli import UserError
+from .device import synchronize
+from .rewrites import rewrite_model, verify_rewrite
+
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+EXECUTIONS = ("eager", "compile", "cuda-graphs")
+
+
+@dataclass(frozen=True)
+class Mode:
+    precision: str = "fp32"
+    channels_last: bool = False
+    execution: str = "eager"
+    compile_mode: str = "default"
+    amp: bool = False         # autocast to the precision's dtype instead of casting the model
+    rewrite: bool = False     # run layers in exactly equivalent, faster forms (rewrites.py)
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return DTYPES[self.precision]
+
+    @property
+    def model_dtype(self) -> torch.dtype:
+        return torch.float32 if self.amp else self.compute_dtype
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def label(self) -> str:
+        parts = [self.precision + ("-amp" if self.amp else ""),
+                 "channels_last" if self.channels_last else "contiguous",
+                 self.execution if self.execution != "compile" else f"compile:{self.compile_mode}"]
+        if self.rewrite:
+            parts.append("rewrite")
+        return " ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {"precision": self.precision, "amp": self.amp, "memory_format":
+                "channels_last" if self.channels_last else "contiguous", "execution": self.execution,
+                "compile_mode": self.compile_mode if self.execution == "compile" else None,
+                "rewrite": self.rewrite}
+
+
+def apply_math_mode(precision: str) -> None:
+    """fp32 means true float32 (TF32 off); tf32 turns TF32 on for matmul and cuDNN convolutions."""
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+
+
+def check_mode(mode: Mode, device: torch.device) -> None:
+    """Refuse combinations the device cannot run, rather than falling back silently."""
+    if mode.execution == "cuda-graphs" and device.type != "cuda":
+        raise UserError(f"--cuda-graphs needs a CUDA device (this run is on {device.type})")
+    if mode.precision == "tf32" and device.type != "cuda":
+        raise UserError(f"--precision tf32 exists only on CUDA GPUs (this run is on {device.type}); use fp32")
+    if mode.amp and mode.precision in ("fp32", "tf32"):
+        raise UserError("--amp needs --precision fp16 or bf16")
+    if mode.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UserError(f"--precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16")
+
+
+class Runner:
+    """The model prepared for one mode on one device."""
+
+    def __init__(self, model: torch.nn.Module, mode: Mode, device: torch.device, verify_input=None):
+        check_mode(mode, device)
+        apply_math_mode(mode.precision)
+        self.mode, self.device = mode, device
+        model = model.to(device=device, dtype=mode.model_dtype, memory_format=mode.memory_format).eval()
+        self.rewrite_check = None
+        if mode.rewrite:
+            fast = rewrite_model(model).to(memory_format=mode.memory_format)
+            if verify_input is None:
+                verify_input = torch.randn(2, 3, 224, 224)
+            self.rewrite_check = verify_rewrite(model, fast, self._cast(verify_input), mode)
+            model = fast
+        self.eager_model = model
+        self.model = model
+        if mode.execution == "compile":
+            torch._dynamo.reset()  # static shapes per batch size: no reuse of an earlier compile
+            self.model = torch.compile(model, mode=mode.compile_mode, dynamic=False)
+        self.compile_time_s = 0.0
+        self._graphs = {}          # batch size -> (graph, static input, static output)
+        self._input = None
+
+    def _cast(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(device=self.device, dtype=self.mode.model_dtype, non_blocking=True).contiguous(
+            memory_format=self.mode.memory_format)
+
+    def _autocast(self):
+        if self.mode.amp:
+            return torch.autocast(self.device.type, dtype=self.mode.compute_dtype)
+        return contextlib.nullcontext()
+
+    def _forward(self, images):
+        with self._autocast():
+            return self.model(images)
+
+    def load(self, images: torch.Tensor) -> None:
+        """Move a batch to the device in the mode's dtype and layout (not part of the timed forward)."""
+        images = self._cast(images)
+        if self.mode.execution == "cuda-graphs":
+            self._ensure_graph(images)
+            self._graphs[images.shape[0]][1].copy_(images)
+        self._input = images
+
+    def run(self) -> torch.Tensor:
+        """The forward pass on the loaded batch: the region the benchmark times."""
+        if self.mode.execution == "cuda-graphs":
+            graph, _, output = self._graphs[self._input.shape[0]]
+            graph.replay()
+            return output
+        return self._forward(self._input)
+
+    def _ensure_graph(self, images: torch.Tensor) -> None:
+        batch = images.shape[0]
+        if batch in self._graphs:
+            return
+        static_input = images.clone()
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream):  # warm-up off the capture, as the CUDA graphs docs require
+            for _ in range(3):
+                self._forward(static_input)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_output = self._forward(static_input)
+        self._graphs[batch] = (graph, static_input, static_output)
+
+    def check_support(self, images: torch.Tensor) -> None:
+        """One small eager forward, so an unsupported dtype is one clear error, not a traceback later."""
+        try:
+            with torch.inference_mode():
+                self.eager_model(self._cast(images[:1])) if not self.mode.amp else self._forward(self._cast(images[:1]))
+        except (RuntimeError, NotImplementedError) as error:
+            if "not implemented" in str(error) or "not supported" in str(error).lower():
+                raise UserError(f"{self.mode.precision} is not supported on {self.device.type} by this "
+                                f"PyTorch build ({str(error).splitlines()[0]})")
+            raise
+
+    def warm_up(self, images: torch.Tensor, iterations: int) -> None:
+        """Untimed forwards at this batch shape; the first one's time is the compile time."""
+        with torch.inference_mode():
+            started = time.perf_counter()
+            self.load(images)
+            self.run()
+            synchronize(self.device)
+            if self.mode.execution == "compile":
+                self.compile_time_s += time.perf_counter() - started
+            for _ in range(max(iterations - 1, 0)):
+                self.run()
+            synchronize(self.device)

@@ -1,0 +1,102 @@
+"""Exact rewrites: layers run in mathematically equivalent forms that the hardware runs better.
+
+A strided convolution over few input channels (AlexNet's conv1: 3 channels, 11x11, stride 4)
+keeps tensor cores mostly idle: its reduction is only 3*11*11 wide and it reads its input with a
+large stride. Space-to-depth turns it into a stride-1 convolution over s*s times the channels on
+a 1/s-sized image: pad, pixel_unshuffle by the stride s, and convolve with the kernel zero-padded
+to a multiple of s and regrouped. Every output element sums the same products as before (the
+extra kernel taps multiply zeros), so the result is the same up to rounding order.
+"""
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cli import UserError
+
+# Rewrite only where the input has few channels: there the reduction is too narrow for tensor cores.
+MAX_INPUT_CHANNELS = 4
+# Largest allowed max|rewritten - reference| / max|reference| per precision.
+TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "fp16": 1e-2, "bf16": 5e-2}
+
+
+class SpaceToDepthConv2d(nn.Module):
+    """A Conv2d with stride s, recomputed as pixel_unshuffle(s) followed by a stride-1 Conv2d."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.stride = conv.stride[0]
+        s = self.stride
+        self.kernel_size = conv.kernel_size
+        self.padding = conv.padding
+        blocks = [math.ceil(k / s) for k in conv.kernel_size]
+        self.blocks = blocks
+        weight = conv.weight.detach()
+        out_channels, in_channels, kh, kw = weight.shape
+        padded = F.pad(weight, (0, blocks[1] * s - kw, 0, blocks[0] * s - kh))
+        # W'[o, c*s*s + i*s + j, a, b] = W[o, c, a*s + i, b*s + j]: pixel_unshuffle's channel order.
+        regrouped = (padded.reshape(out_channels, in_channels, blocks[0], s, blocks[1], s)
+                     .permute(0, 1, 3, 5, 2, 4)
+                     .reshape(out_channels, in_channels * s * s, blocks[0], blocks[1]))
+        self.weight = nn.Parameter(regrouped.contiguous(), requires_grad=False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stride
+        height, width = x.shape[-2:]
+        pads = []
+        for size, kernel, pad, blocks in ((width, self.kernel_size[1], self.padding[1], self.blocks[1]),
+                                           (height, self.kernel_size[0], self.padding[0], self.blocks[0])):
+            out = (size + 2 * pad - kernel) // s + 1
+            # the padded extent the stride-1 conv needs; a negative pad crops unused rows
+            pads += [pad, (out + blocks - 1) * s - size - pad]
+        x = F.pixel_unshuffle(F.pad(x, pads), s)
+        return F.conv2d(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"space_to_depth={self.stride}, kernel_size={self.kernel_size}, "
+                f"regrouped={tuple(self.weight.shape)}")
+
+
+def rewritable(module: nn.Module) -> bool:
+    return (isinstance(module, nn.Conv2d) and type(module) is nn.Conv2d
+            and module.groups == 1 and module.dilation == (1, 1) and module.padding_mode == "zeros"
+            and isinstance(module.padding, tuple)
+            and module.stride[0] == module.stride[1] and module.stride[0] > 1
+            and module.in_channels <= MAX_INPUT_CHANNELS)
+
+
+def rewrite_model(model: nn.Module) -> nn.Module:
+    """A copy of `model` with every rewritable convolution replaced; the original is untouched."""
+    fast = copy.deepcopy(model)
+    replaced = 0
+    for name, module in list(fast.named_modules()):
+        if rewritable(module):
+            parent_name, _, child_name = name.rpartition(".")
+            parent = fast.get_submodule(parent_name) if parent_name else fast
+            setattr(parent, child_name, SpaceToDepthConv2d(module))
+            replaced += 1
+    if not replaced:
+        raise UserError("--rewrite: this model has no strided convolution over "
+                        f"<= {MAX_INPUT_CHANNELS} input channels to rewrite")
+    return fast
+
+
+def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
+    """Both models on the same input: max abs difference and top-1 agreement; beyond tolerance is an error."""
+    with torch.inference_mode():
+        expected = reference(images).float()
+        actual = rewritten(images).float()
+    max_abs = (actual - expected).abs().max().item()
+    scale = expected.abs().max().item() or 1.0
+    agreement = (actual.argmax(1) == expected.argmax(1)).float().mean().item()
+    check = {"max_abs_diff": max_abs, "max_abs_reference": scale, "relative_diff": max_abs / scale,
+             "top1_agreement": agreement, "images": images.shape[0],
+             "tolerance_relative": TOLERANCE[mode.precision]}
+    if not max_abs / scale <= TOLERANCE[mode.precision]:
+        raise UserError(f"--rewrite: rewritten model differs from the reference by {max_abs:.3g} "
+                        f"(relative {max_abs / scale:.3g} > {TOLERANCE[mode.precision]}); not used")
+    return check

@@ -1,0 +1,89 @@
+"""Timing that cannot lie: synchronized, warm-up excluded, percentiles reported.
+
+On CUDA each timed region is a pair of CUDA events recorded on the stream, read only after one
+synchronize at the end (as triton's do_bench does), so timing never stalls the pipeline. Elsewhere
+the device is synchronized around a perf_counter reading (timm's benchmark does the same).
+"""
+
+import statistics
+import time
+
+import torch
+
+from .device import synchronize
+
+
+class RegionTimer:
+    """Times a sequence of regions (start()/stop() pairs) on one device."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._cuda = device.type == "cuda"
+        self._pairs = []
+        self._host_ms = []
+        self._t0 = None
+
+    def start(self) -> None:
+        if self._cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self._pairs.append([event, None])
+        else:
+            synchronize(self.device)
+            self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        if self._cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self._pairs[-1][1] = event
+        else:
+            synchronize(self.device)
+            self._host_ms.append((time.perf_counter() - self._t0) * 1e3)
+
+    def times_ms(self) -> list:
+        if self._cuda:
+            synchronize(self.device)
+            return [start.elapsed_time(end) for start, end in self._pairs]
+        return list(self._host_ms)
+
+    @property
+    def clock(self) -> str:
+        return "cuda events" if self._cuda else "perf_counter after device synchronize"
+
+
+def time_calls(fn, device: torch.device, iterations: int, warmup: int) -> list:
+    """Milliseconds of each of `iterations` calls of fn(), after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    timer = RegionTimer(device)
+    for _ in range(iterations):
+        timer.start()
+        fn()
+        timer.stop()
+    return timer.times_ms()
+
+
+def percentile(sorted_values: list, q: float) -> float:
+    """Linear-interpolated percentile (numpy's default) of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    position = (len(sorted_values) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def latency_stats(times_ms: list) -> dict:
+    """mean, std, min, max, p50, p90, p99 of per-batch times, in milliseconds."""
+    ordered = sorted(times_ms)
+    return {
+        "mean": statistics.fmean(ordered) if ordered else float("nan"),
+        "std": statistics.pstdev(ordered) if len(ordered) > 1 else 0.0,
+        "min": ordered[0] if ordered else float("nan"),
+        "max": ordered[-1] if ordered else float("nan"),
+        "p50": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+        "p99": percentile(ordered, 99),
+    }
