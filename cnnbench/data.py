@@ -150,3 +150,16 @@ def synthetic_batch(batch_size: int, device, dtype=torch.float32, seed: int = 0,
     """Random normal images (never zeros: they can run faster than real data)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch_size, 3, size, size, generator=generator).to(device=device, dtype=dtype)
+
+
+def input_batch(data: DataChoice, transforms, batch_size: int, seed: int) -> torch.Tensor:
+    """One batch to analyse: seeded real images when there is a dataset, random ones otherwise."""
+    if data.synthetic:
+        return synthetic_batch(batch_size, "cpu", seed=seed)
+    dataset = open_dataset(data.root, transforms)
+    chosen = choose_indices(len(dataset), batch_size, seed)
+    chosen = (chosen * (batch_size // len(chosen) + 1))[:batch_size]  # a small set repeats its images
+    images, _, bad = collate_images([dataset[i] for i in chosen])
+    if bad:
+        raise UserError(f"cannot decode image {bad[0].path} ({bad[0].reason})")
+    return images

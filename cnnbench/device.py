@@ -63,10 +63,11 @@ def peak_memory_mib(device: torch.device):
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, torch.cuda.OutOfMemoryError):
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
-    # CPU and MPS allocators raise plain RuntimeErrors.
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    # The CPU and MPS allocators raise plain RuntimeErrors.
+    message = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
 
 
 def _cpu_model() -> str:

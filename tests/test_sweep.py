@@ -1,0 +1,106 @@
+"""Execution modes and sweeps on the CPU: the grid, its files, refusals and out-of-memory cells."""
+
+import csv
+import json
+import resource
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+from torchvision.models import alexnet
+
+import alexnet_benchmark
+from cnnbench.cli import REPO_ROOT
+from cnnbench.modes import Mode, Runner
+from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
+
+CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet", "--weights", "none"]
+
+
+def run_main(*argv) -> int:
+    return alexnet_benchmark.main(alexnet_benchmark.get_args_parser().parse_args([str(a) for a in argv]))
+
+
+def test_cpu_sweep_writes_one_row_per_cell(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_main("--sweep", "--precision", "fp32,bf16", "--batch-sizes", "1,2", "--num-batches", 2,
+                    "--output-dir", out, *CPU_FAST) == 0
+    rows = list(csv.DictReader((next(out.glob("*.csv"))).open()))
+    cells = {(r["precision"], r["memory_format"], r["batch_size"]) for r in rows}
+    assert len(rows) == len(cells) == 8
+    assert all(r["status"] == "ok" and float(r["model_images_per_second"]) > 0 for r in rows)
+    with Image.open(next(out.glob("*.png"))) as png:
+        png.verify()
+        assert png.format == "PNG"
+    payload = json.loads(next(out.glob("*.json")).read_text())
+    assert len(payload["cells"]) == 8 and payload["environment"]["torch"] == torch.__version__
+    printed = capsys.readouterr().out
+    assert "Fastest throughput" in printed and "Lowest batch-1 latency" in printed
+
+
+def test_rewrite_is_exact_for_strided_few_channel_convs():
+    torch.manual_seed(0)
+    for conv, size in ((torch.nn.Conv2d(3, 8, 11, stride=4, padding=2), 224),
+                       (torch.nn.Conv2d(2, 4, (7, 5), stride=2, padding=(3, 1)), 37),
+                       (torch.nn.Conv2d(1, 4, 3, stride=3, padding=0), 20)):
+        conv = conv.double()
+        x = torch.randn(2, conv.in_channels, size, size + 3, dtype=torch.float64)
+        torch.testing.assert_close(SpaceToDepthConv2d(conv)(x), conv(x), rtol=0, atol=1e-12)
+
+
+def test_rewrite_mode_records_its_check():
+    model = alexnet().eval()
+    assert isinstance(rewrite_model(model).features[0], SpaceToDepthConv2d)
+    assert isinstance(model.features[0], torch.nn.Conv2d)  # the reference is left untouched
+    runner = Runner(model, Mode(rewrite=True), torch.device("cpu"), verify_input=torch.randn(2, 3, 224, 224))
+    assert runner.rewrite_check["top1_agreement"] == 1.0
+    assert runner.rewrite_check["relative_diff"] < 1e-5
+
+
+def test_rewrite_without_a_candidate_layer_is_refused(tmp_path, capsys):
+    assert run_main("--synthetic", "--model", "vgg11", "--rewrite", "--batch-size", 1, "--num-batches", 1,
+                    "--output-dir", tmp_path, *CPU_FAST) == 2
+    assert "no strided convolution" in capsys.readouterr().err
+
+
+OOM_DRIVER = """
+import resource, runpy, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def _address_space_now() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS caps memory on Linux")
+def test_out_of_memory_cell_is_recorded_and_others_survive(tmp_path):
+    """A real allocation failure: the process may map only ~3 GiB more than torch itself needs."""
+    import torch  # noqa: F401  (so VmSize includes torch's own mappings)
+    limit = _address_space_now() + 3 * 2**30
+    out = tmp_path / "out"
+    script = REPO_ROOT / "alexnet" / "alexnet_benchmark.py"
+    result = subprocess.run([sys.executable, "-c", OOM_DRIVER, str(limit), str(script), "--sweep",
+                             "--batch-sizes", "2,4096", "--num-batches", "1", "--output-dir", str(out), *CPU_FAST],
+                            capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {int(r["batch_size"]): r for r in csv.DictReader(next(out.glob("*.csv")).open())
+            if r["memory_format"] == "contiguous"}
+    assert rows[4096]["status"] == "oom"
+    assert rows[2]["status"] == "ok" and float(rows[2]["model_images_per_second"]) > 0
+
+
+def test_single_run_out_of_memory_says_what_to_lower(tmp_path):
+    limit = _address_space_now() + 3 * 2**30
+    script = REPO_ROOT / "alexnet" / "alexnet_benchmark.py"
+    result = subprocess.run([sys.executable, "-c", OOM_DRIVER, str(limit), str(script), "--synthetic",
+                             "--batch-size", "4096", "--num-batches", "1", "--output-dir", str(tmp_path), *CPU_FAST],
+                            capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    assert result.returncode == 3
+    assert "lower --batch-size (try 2048)" in result.stderr and "Traceback" not in result.stderr
