@@ -46,7 +46,7 @@ def test_profiler_script_writes_report_json_trace_and_png(tmp_path, capsys):
                     "LAYER SHARE OF THE FORWARD BY BATCH SIZE", "Unprofiled forward"):
         assert heading in text, heading
     assert "Total parameters: 61,100,840" in text and "SYNTHETIC" in text
-    result = read_single_json(tmp_path)
+    result = read_single_json(tmp_path, "profiler_results_*[0-9].json")
     assert [r["batch_size"] for r in result["batch_sizes"]] == [1, 2]
     for per_batch in result["batch_sizes"]:
         layers = per_batch["layers"]
