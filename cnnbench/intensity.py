@@ -1,0 +1,151 @@
+"""FLOP, bytes and arithmetic intensity of every leaf layer, and the machine's measured ceilings.
+
+Shapes come from running the model (forward hooks on the meta device: real shapes, no arithmetic),
+never from hand-tracked feature-map sizes. Conventions, as in the literature:
+- FLOP counts 2 per multiply-add; a separate MACs column gives multiply-adds. Bias adds are
+  counted as 1 FLOP per output element (FlopCounterMode leaves them out; `flop_no_bias` matches it).
+- ReLU: 1 comparison per element. Max-pooling: kernel_area - 1 comparisons per output element.
+  Average pooling: window_size FLOP per output (window - 1 adds and 1 divide).
+- Dropout in eval and Flatten are views of their input: 0 FLOP and 0 bytes.
+- Minimum bytes: every input read once, weights and bias read once, the output written once.
+  An in-place ReLU still reads and writes each element (2 x its size), though no new memory is used.
+  Max-pooling's int64 indices, written by some backends, are not part of the minimum.
+"""
+
+import copy
+import math
+import statistics
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .models import leaf_modules
+from .timing import time_calls
+
+VIEW_LAYERS = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity)
+
+
+@dataclass
+class LayerCost:
+    name: str
+    type: str
+    input_shape: list
+    output_shape: list
+    macs: int
+    flop: int            # 2 * macs + bias adds + comparisons and pooling arithmetic
+    flop_no_bias: int    # what torch.utils.flop_counter counts for conv and linear
+    bytes: int
+
+    @property
+    def intensity(self) -> float:
+        """FLOP per byte of minimum traffic (Williams, Waterman & Patterson, 'Roofline', CACM 2009)."""
+        return self.flop / self.bytes if self.bytes else 0.0
+
+
+def _adaptive_windows(size_in: int, size_out: int) -> int:
+    """Sum of window lengths along one axis of adaptive pooling (PyTorch's start/end rule)."""
+    return sum(math.ceil((i + 1) * size_in / size_out) - (i * size_in) // size_out for i in range(size_out))
+
+
+def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch.Tensor, element_size: int) -> LayerCost:
+    n_in, n_out = inputs.numel(), output.numel()
+    weights = sum(p.numel() for p in module.parameters(recurse=False))
+    macs = elementwise_flop = bias_adds = 0
+    traffic = n_in + weights + n_out
+    if isinstance(module, nn.modules.conv._ConvNd):
+        macs = n_out * module.weight[0].numel()   # each output: (Cin / groups) * kh * kw multiply-adds
+        bias_adds = n_out if module.bias is not None else 0
+    elif isinstance(module, nn.Linear):
+        macs = n_out * module.in_features
+        bias_adds = n_out if module.bias is not None else 0
+    elif isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU)):
+        elementwise_flop = n_out
+    elif isinstance(module, nn.MaxPool2d):
+        kernel = nn.modules.utils._pair(module.kernel_size)
+        elementwise_flop = n_out * (kernel[0] * kernel[1] - 1)
+    elif isinstance(module, nn.AdaptiveAvgPool2d):
+        (h_in, w_in), (h_out, w_out) = inputs.shape[-2:], output.shape[-2:]
+        window_elements = _adaptive_windows(h_in, h_out) * _adaptive_windows(w_in, w_out)
+        elementwise_flop = window_elements * (n_out // (h_out * w_out))
+    elif isinstance(module, nn.AvgPool2d):
+        kernel = nn.modules.utils._pair(module.kernel_size)
+        elementwise_flop = n_out * kernel[0] * kernel[1]
+    elif isinstance(module, VIEW_LAYERS):
+        traffic = 0
+    flop_no_bias = 2 * macs
+    return LayerCost(name=name, type=type(module).__name__, input_shape=list(inputs.shape),
+                     output_shape=list(output.shape), macs=macs, flop=flop_no_bias + bias_adds + elementwise_flop,
+                     flop_no_bias=flop_no_bias, bytes=traffic * element_size)
+
+
+def layer_costs(model: nn.Module, batch_size: int, dtype: torch.dtype, image_size: int = 224) -> list:
+    """LayerCost for every leaf module, from one forward on the meta device (shapes only)."""
+    meta_model = _to_meta(model, dtype)
+    element_size = torch.empty((), dtype=dtype).element_size()
+    costs, handles = [], []
+    for name, module in leaf_modules(meta_model):
+        def hook(module, inputs, output, name=name):
+            costs.append(layer_cost(name, module, inputs[0], output, element_size))
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            meta_model(torch.empty(batch_size, 3, image_size, image_size, device="meta", dtype=dtype))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return costs
+
+
+def _to_meta(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    clone = copy.deepcopy(model).to(dtype=dtype)
+    return clone.to_empty(device="meta").eval()
+
+
+@dataclass
+class Ceilings:
+    peak_flops: float        # FLOP/s for the dtype
+    peak_bytes_per_s: float
+    flops_source: str
+    bandwidth_source: str
+
+    @property
+    def ridge(self) -> float:
+        """Intensity (FLOP/byte) where the bandwidth roof meets the compute roof."""
+        return self.peak_flops / self.peak_bytes_per_s
+
+    def roof(self, intensity: float) -> float:
+        """Attainable FLOP/s at this intensity: min(peak, intensity x bandwidth)."""
+        return min(self.peak_flops, intensity * self.peak_bytes_per_s)
+
+
+def measure_matmul_flops(device: torch.device, dtype: torch.dtype, size: int = None) -> tuple:
+    """FLOP/s of a square matrix product in `dtype` (2*n^3 FLOP), median of timed repeats."""
+    size = size or (8192 if device.type == "cuda" else 2048)
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
+    times = time_calls(lambda: torch.mm(a, b), device, iterations=10 if device.type == "cuda" else 3, warmup=3)
+    return 2 * size ** 3 / (statistics.median(times) / 1e3), f"measured: {size}x{size} matmul in {dtype}"
+
+
+def measure_copy_bandwidth(device: torch.device, megabytes: int = None) -> tuple:
+    """Bytes/s of a large device copy, counting bytes read plus bytes written."""
+    megabytes = megabytes or (2048 if device.type == "cuda" else 256)
+    src = torch.randn(megabytes * 2**20 // 4, device=device)
+    dst = torch.empty_like(src)
+    times = time_calls(lambda: dst.copy_(src), device, iterations=10 if device.type == "cuda" else 3, warmup=2)
+    return 2 * src.numel() * 4 / (statistics.median(times) / 1e3), f"measured: {megabytes} MiB copy (read + write)"
+
+
+def machine_ceilings(device: torch.device, dtype: torch.dtype, peak_tflops=None, peak_gbps=None) -> Ceilings:
+    """Measured ceilings, unless given; never one GPU's datasheet number."""
+    if peak_tflops:
+        flops, flops_source = peak_tflops * 1e12, "given (--peak-tflops)"
+    else:
+        flops, flops_source = measure_matmul_flops(device, dtype)
+    if peak_gbps:
+        bandwidth, bandwidth_source = peak_gbps * 1e9, "given (--peak-gbps)"
+    else:
+        bandwidth, bandwidth_source = measure_copy_bandwidth(device)
+    return Ceilings(flops, bandwidth, flops_source, bandwidth_source)
