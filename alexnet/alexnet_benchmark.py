@@ -97,7 +97,8 @@ def _reduce(raw: dict, metrics: dict, context, device) -> dict:
     reduced = {"world_size": context.world_size, "aggregate_images_per_second": images / max(windows),
                "per_rank": per_rank}
     if context.active:
-        reduced.update(total_images=images, model_images_per_second=sum(r["model_images_per_second"] for r in per_rank))
+        model_rate = sum(r["model_images_per_second"] for r in per_rank)
+        reduced.update(total_images=images, model_images_per_second=model_rate, images_per_second=model_rate)
         if metrics["top1_accuracy"] is not None:
             reduced.update(top1_accuracy=totals[1] / images, top5_accuracy=totals[2] / images,
                            avg_accuracy=totals[1] / images)

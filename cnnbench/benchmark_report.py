@@ -37,7 +37,8 @@ def summary_text(result: dict) -> str:
                      f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
-                     f"{_num(m['aggregate_images_per_second'])} images/second")
+                     f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "
+                     f"ranks; times below are rank 0's (every rank's are in the JSON)")
     lines += [
         f"Average batch inference time: {1e3 * m['avg_batch_time']:.3f} ms",
         f"Standard deviation of batch time: {1e3 * m['std_batch_time']:.3f} ms",

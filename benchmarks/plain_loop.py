@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The anchor: the plainest CUDA-event timing loop of a torchvision model, to check the benchmark.
+
+One event pair around N back-to-back forwards of one batch already on the device, after warm-up.
+The benchmark's model-only throughput for the same model, batch and dtype should agree with it.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torchvision
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnbench.rewrites import rewrite_model  # noqa: E402
+
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="alexnet")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--precision", choices=DTYPES, default="fp32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", default=None, help="torch.compile mode")
+    parser.add_argument("--rewrite", action="store_true")
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
+    torch.backends.cudnn.benchmark = True
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    dtype = DTYPES[args.precision]
+    model = torchvision.models.get_model(args.model).eval().to("cuda", dtype, memory_format=fmt)
+    if args.rewrite:
+        model = rewrite_model(model).to(memory_format=fmt)
+    if args.compile:
+        model = torch.compile(model, mode=args.compile, dynamic=False)
+    x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=fmt)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            model(x)
+        torch.cuda.synchronize()
+        start.record()
+        for _ in range(args.iterations):
+            model(x)
+        end.record()
+        torch.cuda.synchronize()
+    ms = start.elapsed_time(end) / args.iterations
+    print(json.dumps({"anchor": "plain CUDA-event loop", **vars(args), "ms_per_batch": ms,
+                      "images_per_second": args.batch_size / ms * 1e3}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

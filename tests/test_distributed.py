@@ -1,0 +1,61 @@
+"""Several processes (torchrun, gloo on the CPU) score exactly the images one process scores."""
+
+import subprocess
+import sys
+
+import pytest
+
+from cnnbench.cli import REPO_ROOT
+from cnnbench.distributed import DistContext, shard
+from conftest import WNIDS, make_image_folder, read_single_json
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_shards_are_disjoint_and_cover_everything(world_size):
+    chosen = list(range(100, 111))   # 11 images: not divisible by any of these world sizes
+    shards = [shard(chosen, DistContext(rank, world_size)) for rank in range(world_size)]
+    flat = [i for part in shards for i in part]
+    assert sorted(flat) == chosen and len(flat) == len(set(flat))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def _run(tmp_path, data, weights, out, nproc):
+    script = str(REPO_ROOT / "alexnet" / "alexnet_benchmark.py")
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
+                "--standalone"] if nproc > 1 else [sys.executable]
+    result = subprocess.run(launcher + [script, "--device", "cpu", "--data-path", str(data), "--weights", str(weights),
+                                        "--batch-size", "2", "--num-batches", "0", "--workers", "0", "--warmup", "1",
+                                        "--quiet", "--output-dir", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return read_single_json(out), result.stdout
+
+
+def test_two_gloo_processes_match_one_on_an_uneven_split(tmp_path, known_answer_weights):
+    weights, ranking = known_answer_weights
+    # 11 images: ranks get 6 and 5; 4 top-1 hits, 4 more in the top 5, 3 misses
+    data = make_image_folder(tmp_path / "d", {WNIDS[ranking[0]]: 4, WNIDS[ranking[3]]: 4, WNIDS[10]: 3})
+    single, _ = _run(tmp_path, data, weights, tmp_path / "one", 1)
+    double, stdout = _run(tmp_path, data, weights, tmp_path / "two", 2)
+    assert single["total_images"] == double["total_images"] == 11
+    assert single["top1_accuracy"] == double["top1_accuracy"] == pytest.approx(4 / 11)
+    assert single["top5_accuracy"] == double["top5_accuracy"] == pytest.approx(8 / 11)
+    assert double["world_size"] == 2 and sorted(r["total_images"] for r in double["per_rank"]) == [5, 6]
+    assert double["aggregate_images_per_second"] > 0
+    assert stdout.count("BENCHMARK RESULTS") == 1            # only rank 0 prints
+    assert len(list((tmp_path / "two").glob("*.json"))) == 1  # and writes
+
+
+def test_a_failing_rank_brings_the_run_down_with_its_message(tmp_path, known_answer_weights):
+    weights, _ = known_answer_weights
+    data = make_image_folder(tmp_path / "d", {WNIDS[0]: 3, WNIDS[1]: 2})
+    bad = data / WNIDS[1] / "zz_broken.JPEG"   # sorts last: one rank's shard, not the other's
+    bad.write_bytes(b"not an image")
+    script = str(REPO_ROOT / "alexnet" / "alexnet_benchmark.py")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             script, "--device", "cpu", "--data-path", str(data), "--weights", str(weights),
+                             "--batch-size", "2", "--num-batches", "0", "--workers", "0", "--warmup", "1", "--quiet",
+                             "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert str(bad) in result.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))
