@@ -19,6 +19,10 @@ log python3 alexnet/alexnet_profiler.py --precision fp16 --channels-last --batch
 log python3 alexnet/alexnet_ai.py --dtype bf16 --batch-sizes 1,256 --measure --weights none --output-dir "$R"
 log python3 alexnet/alexnet_benchmark.py --sweep --precision fp16,bf16 --channels-last --executions eager,cuda-graphs --batch-sizes 1,256,4096 --rewrite --num-batches 30 --quiet --weights none --output-dir "$R"
 log python3 alexnet/alexnet_benchmark.py --sweep --precision fp16 --channels-last --executions eager,cuda-graphs --batch-sizes 1,4096 --num-batches 30 --quiet --weights none --output-dir "$R"
+if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+  log python3 alexnet/alexnet_benchmark.py --synthetic --batch-size 256 --precision bf16 --num-batches 200 --quiet --weights none --output-dir "$R/ddp"
+  log torchrun --standalone --nproc_per_node 2 alexnet/alexnet_benchmark.py --synthetic --batch-size 256 --precision bf16 --num-batches 200 --quiet --weights none --output-dir "$R/ddp"
+fi
 } 2>&1 | tee "$OUT/log.txt"
 rm -f "$R"/cl/*.trace.json
 tar czf "$OUT/results.tgz" -C "$OUT" results && rm -rf "$R"
