@@ -116,10 +116,11 @@ class Runner:
 
     def load(self, images: torch.Tensor) -> None:
         """Move a batch to the device in the mode's dtype and layout (not part of the timed forward)."""
-        images = self._cast(images)
-        if self.mode.execution == "cuda-graphs":
-            self._ensure_graph(images)
-            self._graphs[images.shape[0]][1].copy_(images)
+        with torch.inference_mode():
+            images = self._cast(images)
+            if self.mode.execution == "cuda-graphs":
+                self._ensure_graph(images)
+                self._graphs[images.shape[0]][1].copy_(images)
         self._input = images
 
     def run(self) -> torch.Tensor:

@@ -8,6 +8,7 @@ calls such as a layout copy) form the "other" row, so the rows add up to the pro
 The same function gives the arithmetic-intensity script its measured layer times.
 """
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -118,6 +119,8 @@ def profile_layers(model: nn.Module, run, device: torch.device, active_steps: in
     on_gpu = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     ranges = _LayerRanges(model)
+    # One active cycle is all we read, so the warning that later cycles would clear events is noise.
+    warnings.filterwarnings("ignore", message=".*Profiler clears events at the end of each cycle.*")
     try:
         with torch.inference_mode(), profile(activities=activities, record_shapes=record_shapes,
                                              schedule=schedule(wait=1, warmup=warmup_steps, active=active_steps)) as prof:

@@ -1,5 +1,12 @@
 """Exact rewrites: layers run in mathematically equivalent forms that the hardware runs better.
 
+Two rewrites, each exact:
+- Space-to-depth for strided convolutions over few input channels (below).
+- ReLU after max-pooling instead of before: max commutes with any non-decreasing function, so
+  maxpool(relu(x)) == relu(maxpool(x)), and the ReLU then touches a quarter of the elements.
+- Adaptive average pooling to the size its input already has is the identity (AlexNet's 6x6 ->
+  6x6 at 224 pixels): it is skipped for such inputs instead of copying the tensor.
+
 A strided convolution over few input channels (AlexNet's conv1: 3 channels, 11x11, stride 4)
 keeps tensor cores mostly idle: its reduction is only 3*11*11 wide and it reads its input with a
 large stride. Space-to-depth turns it into a stride-1 convolution over s*s times the channels on
@@ -61,6 +68,16 @@ class SpaceToDepthConv2d(nn.Module):
                 f"regrouped={tuple(self.weight.shape)}")
 
 
+class SkipIdentityAdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
+    """AdaptiveAvgPool2d that returns its input unchanged when it is already the output size."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        target = nn.modules.utils._pair(self.output_size)
+        if all(t is None or t == s for t, s in zip(target, x.shape[-2:])):
+            return x
+        return super().forward(x)
+
+
 def rewritable(module: nn.Module) -> bool:
     return (isinstance(module, nn.Conv2d) and type(module) is nn.Conv2d
             and module.groups == 1 and module.dilation == (1, 1) and module.padding_mode == "zeros"
@@ -69,19 +86,40 @@ def rewritable(module: nn.Module) -> bool:
             and module.in_channels <= MAX_INPUT_CHANNELS)
 
 
+def _pool_before_relu(sequential: nn.Sequential) -> int:
+    """Swap each ReLU that feeds a MaxPool2d in this Sequential; returns how many."""
+    names = list(sequential._modules)
+    swapped = 0
+    for first, second in zip(names, names[1:]):
+        relu, pool = sequential._modules[first], sequential._modules[second]
+        if type(relu) is nn.ReLU and type(pool) is nn.MaxPool2d:
+            sequential._modules[first], sequential._modules[second] = pool, relu
+            swapped += 1
+    return swapped
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child_name = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, child_name, new)
+
+
 def rewrite_model(model: nn.Module) -> nn.Module:
-    """A copy of `model` with every rewritable convolution replaced; the original is untouched."""
+    """A copy of `model` with every rewritable layer replaced; the original is untouched."""
     fast = copy.deepcopy(model)
     replaced = 0
     for name, module in list(fast.named_modules()):
         if rewritable(module):
-            parent_name, _, child_name = name.rpartition(".")
-            parent = fast.get_submodule(parent_name) if parent_name else fast
-            setattr(parent, child_name, SpaceToDepthConv2d(module))
+            _replace(fast, name, SpaceToDepthConv2d(module))
+            replaced += 1
+        elif isinstance(module, nn.Sequential):
+            replaced += _pool_before_relu(module)
+        elif type(module) is nn.AdaptiveAvgPool2d:
+            _replace(fast, name, SkipIdentityAdaptiveAvgPool2d(module.output_size))
             replaced += 1
     if not replaced:
         raise UserError("--rewrite: this model has no strided convolution over "
-                        f"<= {MAX_INPUT_CHANNELS} input channels to rewrite")
+                        f"<= {MAX_INPUT_CHANNELS} input channels, ReLU before a max-pool or adaptive "
+                        "average pool to rewrite")
     return fast
 
 

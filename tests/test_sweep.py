@@ -12,7 +12,7 @@ from PIL import Image
 from torchvision.models import alexnet
 
 import alexnet_benchmark
-from cnnbench.cli import REPO_ROOT
+from cnnbench.cli import REPO_ROOT, UserError
 from cnnbench.modes import Mode, Runner
 from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
 
@@ -59,10 +59,17 @@ def test_rewrite_mode_records_its_check():
     assert runner.rewrite_check["relative_diff"] < 1e-5
 
 
-def test_rewrite_without_a_candidate_layer_is_refused(tmp_path, capsys):
-    assert run_main("--synthetic", "--model", "vgg11", "--rewrite", "--batch-size", 1, "--num-batches", 1,
-                    "--output-dir", tmp_path, *CPU_FAST) == 2
-    assert "no strided convolution" in capsys.readouterr().err
+def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
+    model = alexnet().eval().double()
+    fast = rewrite_model(model)
+    kinds = [type(m).__name__ for m in fast.features]
+    assert kinds[:3] == ["SpaceToDepthConv2d", "MaxPool2d", "ReLU"]          # pool moved before ReLU
+    assert type(fast.avgpool).__name__ == "SkipIdentityAdaptiveAvgPool2d"
+    for size in (224, 256):   # at 256 pixels the adaptive pool really pools
+        x = torch.randn(2, 3, size, size, dtype=torch.float64)
+        torch.testing.assert_close(fast(x), model(x), rtol=0, atol=1e-10)
+    with pytest.raises(UserError, match="nothing|no strided"):
+        rewrite_model(torch.nn.Sequential(torch.nn.Linear(4, 4)))
 
 
 OOM_DRIVER = """
