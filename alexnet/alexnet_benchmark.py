@@ -19,7 +19,8 @@ from cnnbench.benchmark import cell_metrics, run_cell  # noqa: E402
 from cnnbench.benchmark_report import plot_run, plot_sweep, summary_text, sweep_csv, sweep_table  # noqa: E402
 from cnnbench.cli import (UserError, add_model_arguments, choice_list, entry_point, int_list,  # noqa: E402
                           non_negative_int, output_dir, single_precision)
-from cnnbench.data import choose_data, choose_indices, collate_images, open_dataset  # noqa: E402
+from cnnbench.data import choose_data, choose_indices, default_workers, images_at, open_dataset  # noqa: E402
+from cnnbench.decode import DECODERS, GPU_SHARE, DeviceFeeder, Preprocess, gpu_decode_available  # noqa: E402
 from cnnbench.device import environment  # noqa: E402
 from cnnbench.models import load_model  # noqa: E402
 from cnnbench.modes import EXECUTIONS, Mode, check_mode  # noqa: E402
@@ -58,6 +59,12 @@ def get_args_parser() -> argparse.ArgumentParser:
                           "(synthetic input unless --data-path is given)")
     run.add_argument("--executions", type=choice_list(EXECUTIONS), default=None,
                      help="executions in a sweep (default: eager,compile,cuda-graphs on CUDA; eager elsewhere)")
+    run.add_argument("--decode", choices=DECODERS, default=None,
+                     help="JPEG decoding: pil (the original pipeline), cpu (torchvision.io in the workers), "
+                          "gpu (nvJPEG, shared with the CPU workers) (default: the fastest available)")
+    run.add_argument("--gpu-decode-share", type=float, default=GPU_SHARE,
+                     help=f"with --decode gpu, the share of images nvJPEG decodes; CPU workers take the "
+                          f"rest (default: {GPU_SHARE})")
     run.add_argument("--skip-bad-images", action="store_true",
                      help="skip undecodable images (counted in the JSON) instead of stopping")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -75,14 +82,6 @@ def modes_to_run(args, device) -> list:
     formats = [True] if args.channels_last else [False, True]
     return [Mode(precision, channels_last, execution, args.compile or "default", args.amp, args.rewrite)
             for precision, channels_last, execution in itertools.product(args.precision, formats, executions)]
-
-
-def _verify_batch(dataset, indices, count=8):
-    """A real batch for checking rewrites, when there is data."""
-    if dataset is None:
-        return None
-    images, _, _ = collate_images([dataset[i] for i in indices[:count]])
-    return images
 
 
 def _reduce(raw: dict, metrics: dict, context, device) -> dict:
@@ -125,14 +124,22 @@ def _run(args, context, device) -> int:
     if loaded.notice:
         say(loaded.notice, file=sys.stderr)
 
-    dataset = indices = None
+    dataset = indices = feeder = None
     if data.synthetic:
         say(f"*** SYNTHETIC DATA: {data.reason}; timing random images, accuracy not measured ***")
         data.info = {"kind": "synthetic", "reason": data.reason}
     else:
         if not loaded.pretrained:
             say("NOTE: --weights none: accuracy is that of an untrained model")
-        dataset = open_dataset(data.root, loaded.transforms)
+        decode = args.decode or ("gpu" if gpu_decode_available(device) else "cpu")
+        if decode == "gpu" and not gpu_decode_available(device):
+            raise UserError(f"--decode gpu needs torchvision's nvJPEG decoding on a CUDA device (this run: {device})")
+        if args.workers is None:
+            args.workers = default_workers(decode)
+        if not 0 <= args.gpu_decode_share <= 1:
+            raise UserError("--gpu-decode-share is a fraction between 0 and 1")
+        dataset = open_dataset(data.root, loaded.transforms, decode, args.gpu_decode_share)
+        feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
         chosen = choose_indices(len(dataset), args.num_batches * args.batch_size, args.seed)
         indices = distributed.shard(chosen, context)
         scope = ("all images" if len(chosen) == len(dataset) else
@@ -140,17 +147,19 @@ def _run(args, context, device) -> int:
         data.info = {"kind": "imagefolder", "root": str(data.root), "dataset_images": len(dataset),
                      "classes_present": len(dataset.classes), "scored_images": len(chosen),
                      "subset_seed": args.seed if len(chosen) < len(dataset) else None, "scored": scope,
-                     "transforms": str(loaded.transforms)}
-        say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}")
+                     "transforms": str(loaded.transforms), "decode": decode, "workers": args.workers}
+        say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
+            f"decoding: {decode}, {args.workers} workers")
 
     say(f"Benchmarking {args.model} on {device} ({len(modes) * len(batch_sizes)} configuration(s))...")
-    verify_input = _verify_batch(dataset, indices) if args.rewrite else None
+    verify_input = (images_at(open_dataset(data.root, loaded.transforms), indices[:8])
+                    if args.rewrite and dataset is not None else None)
     common = {"model": args.model, "device": str(device), "data": "synthetic" if data.synthetic else "imagenet",
               "data_info": data.info, "weights": {"requested": args.weights, "loaded": loaded.weights,
                                                   "pretrained": loaded.pretrained}}
     cells = []
     for mode, batch_size in itertools.product(modes, batch_sizes):
-        raw = run_cell(loaded.model, mode, device, batch_size, args, dataset, indices, context, verify_input)
+        raw = run_cell(loaded.model, mode, device, batch_size, args, dataset, indices, context, verify_input, feeder)
         if raw["status"] != "ok":
             if len(modes) * len(batch_sizes) == 1:
                 raise UserError(f"out of memory at batch size {batch_size} on {device}; lower --batch-size "

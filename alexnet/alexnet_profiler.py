@@ -42,6 +42,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                        help="profile each of these batch sizes, e.g. 1,32,256 (default: --batch-size)")
     group.add_argument("--steps", type=positive_int, default=5, help="active profiled steps, averaged (default: 5)")
     group.add_argument("--warmup", type=positive_int, default=3, help="profiler warm-up steps (default: 3)")
+    group.add_argument("--rewrite", action="store_true", help="profile the benchmark's exact rewrites "
+                       "(space-to-depth conv1, pool before ReLU)")
     return parser
 
 
@@ -82,7 +84,7 @@ def profile_batch_size(runner: Runner, images, args, device) -> tuple:
 @entry_point
 def main(args) -> int:
     device = resolve_device(args.device)
-    mode = Mode(single_precision(args), args.channels_last)
+    mode = Mode(single_precision(args), args.channels_last, rewrite=args.rewrite)
     check_mode(mode, device)
     data = choose_data(args.data_path, args.synthetic)
     loaded = load_model(args.model, args.weights, args.seed, allow_random_fallback=True)

@@ -32,19 +32,25 @@ def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int) -> None
         runner.warm_up(synthetic_batch(batch, "cpu", seed=seed), warmup)
 
 
-def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int,
-             skip_bad_images: bool = False, context=None, progress: bool = True) -> dict:
-    """Score `indices` of `dataset`; time each forward; clock the whole loop end to end."""
+def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int, feeder,
+             skip_bad_images: bool = False, context=None, progress: bool = True,
+             keep_predictions: bool = False) -> dict:
+    """Score `indices` of `dataset`; time each forward; clock the whole loop end to end.
+
+    Per batch, three host-side times: waiting for the loader, preparing the batch on the device
+    (copy, GPU decode, resize, normalize), and the forward's own time on the device.
+    """
     device = runner.device
     context = context or distributed.DistContext()
     shapes = {batch_size} if len(indices) >= batch_size else set()
     if len(indices) % batch_size:
         shapes.add(len(indices) % batch_size)
     _warm_up_shapes(runner, shapes, warmup, seed=0)
+    feeder.warm_up()
 
     loader = make_loader(dataset, indices, batch_size, workers, pin_memory=device.type == "cuda")
     timer = RegionTimer(device)
-    hits, batch_images, waits_s, bad_images = [], [], [], []
+    hits, batch_images, waits_s, prepare_s, bad_images, predictions = [], [], [], [], [], []
     distributed.barrier(context, device)
     started = time.perf_counter()
     iterator = iter(loader)
@@ -52,8 +58,12 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
         for _ in tqdm(range(len(loader)), desc="batches", unit="batch", disable=not progress,
                       leave=False, dynamic_ncols=True):
             wait_start = time.perf_counter()
-            images, labels, bad = next(iterator)
-            waits_s.append(time.perf_counter() - wait_start)
+            host_batch = next(iterator)
+            prepare_start = time.perf_counter()
+            images, labels, failed = feeder(host_batch)
+            waits_s.append(prepare_start - wait_start)
+            prepare_s.append(time.perf_counter() - prepare_start)
+            bad = host_batch.bad + failed
             if bad:
                 if not skip_bad_images:
                     raise UserError(f"cannot decode image {bad[0].path} ({bad[0].reason}); "
@@ -62,12 +72,13 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             if images is None:
                 continue
             runner.load(images)
-            labels = labels.to(device, non_blocking=True)
             timer.start()
             logits = runner.run()
             timer.stop()
             hits.append(topk_correct(logits, labels))
             batch_images.append(images.shape[0])
+            if keep_predictions:
+                predictions.append(logits.argmax(dim=1))
     synchronize(device)
     wall_s = time.perf_counter() - started
     distributed.barrier(context, device)
@@ -75,7 +86,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     per_batch_hits = torch.stack(hits).cpu().tolist() if hits else []
     return {"batch_times_ms": timer.times_ms(), "batch_images": batch_images,
             "batch_top1": [h[0] for h in per_batch_hits], "batch_top5": [h[1] for h in per_batch_hits],
-            "data_wait_s": waits_s, "wall_s": wall_s, "window_s": window_s, "bad_images": bad_images}
+            "data_wait_s": waits_s, "prepare_s": prepare_s, "wall_s": wall_s, "window_s": window_s,
+            "bad_images": bad_images, "predictions": torch.cat(predictions).tolist() if predictions else []}
 
 
 def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmup: int, seed: int,
@@ -100,12 +112,12 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
     distributed.barrier(context, device)
     window_s = time.perf_counter() - started
     return {"batch_times_ms": timer.times_ms(), "batch_images": [batch_size] * num_batches,
-            "batch_top1": [], "batch_top5": [], "data_wait_s": [], "wall_s": wall_s,
+            "batch_top1": [], "batch_top5": [], "data_wait_s": [], "prepare_s": [], "wall_s": wall_s,
             "window_s": window_s, "bad_images": []}
 
 
 def run_cell(model, mode, device, batch_size, args, dataset=None, indices=None, context=None,
-             verify_input=None) -> dict:
+             verify_input=None, feeder=None) -> dict:
     """Prepare the mode, warm up, measure; out-of-memory becomes an 'oom' status for the caller."""
     reset_peak_memory(device)
     try:
@@ -115,7 +127,7 @@ def run_cell(model, mode, device, batch_size, args, dataset=None, indices=None, 
             raw = benchmark_synthetic(runner, batch_size, args.num_batches or 50, args.warmup, args.seed,
                                       context=context, progress=not args.quiet)
         else:
-            raw = evaluate(runner, dataset, indices, batch_size, args.workers, args.warmup,
+            raw = evaluate(runner, dataset, indices, batch_size, args.workers, args.warmup, feeder,
                            skip_bad_images=args.skip_bad_images, context=context, progress=not args.quiet)
     except Exception as error:
         if not is_out_of_memory(error):
@@ -140,6 +152,7 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
     top1 = sum(raw["batch_top1"]) / images if measured_accuracy and images else None
     top5 = sum(raw["batch_top5"]) / images if measured_accuracy and images else None
     wait_s = sum(raw["data_wait_s"])
+    prepare_s = sum(raw["prepare_s"])
     metrics = {
         "total_images": images,
         "total_time": model_time_s,
@@ -155,7 +168,9 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "end_to_end_images_per_second": images / raw["wall_s"] if measured_accuracy and raw["wall_s"] else None,
         "end_to_end_time_s": raw["wall_s"] if measured_accuracy else None,
         "data_wait_time_s": wait_s if measured_accuracy else None,
-        "stall_fraction": wait_s / raw["wall_s"] if measured_accuracy and raw["wall_s"] else None,
+        "prepare_time_s": prepare_s if measured_accuracy else None,
+        # share of the loop's wall time the host spent getting data ready rather than running the model
+        "stall_fraction": (wait_s + prepare_s) / raw["wall_s"] if measured_accuracy and raw["wall_s"] else None,
         "compile_time_s": raw.get("compile_time_s"),
         "peak_memory_mib": raw.get("peak_memory_mib"),
         "skipped_bad_images": len(raw.get("bad_images", [])),

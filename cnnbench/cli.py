@@ -86,8 +86,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_batch_size: int
                            f"when that holds no dataset)")
     data.add_argument("--synthetic", action="store_true",
                       help="benchmark random images even where a dataset is present")
-    data.add_argument("--workers", type=non_negative_int, default=4,
-                      help="data loading worker processes (default: 4)")
+    data.add_argument("--workers", type=non_negative_int, default=None,
+                      help="data loading worker processes (default: 4 with PIL decoding, as the "
+                           "original; all cores but one with the faster decoders)")
 
 
 

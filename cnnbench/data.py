@@ -5,10 +5,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torchvision.io as tvio
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets
 
 from .cli import DEFAULT_DATA_PATH, UserError
+from .decode import (GPU_SHARE, BadImage, Preprocess, collate_host, decode_on_cpu, decoded_on_gpu,
+                     resize_and_crop)
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
 IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
@@ -31,19 +34,20 @@ def class_index(folder_name: str):
     return None
 
 
-@dataclass
-class BadImage:
-    """Stands in for an image that could not be decoded, so the main process can name it."""
-    path: str
-    reason: str
-
-
 class ImageNetFolder(datasets.ImageFolder):
     """An ImageFolder whose labels are ImageNet-1k indices, not ranks among the folders present.
 
     A subset of classes (Imagenette, a few val classes) is then scored against the right logits.
-    An image that fails to decode comes back as a BadImage instead of raising in a worker.
+    Each sample is tagged for decode.collate_host: a "crop" (decoded and transformed in the worker:
+    PIL with the weights' transforms, or torchvision.io to a uint8 crop), an "encoded" file for the
+    GPU to decode, or a "bad" BadImage naming a file that could not be read, so that the main
+    process can name it instead of a worker dying.
     """
+
+    def __init__(self, root, transform=None, decode: str = "pil", prep: Preprocess = None,
+                 gpu_share: float = GPU_SHARE):
+        super().__init__(root, transform=transform)
+        self.decode, self.prep, self.gpu_share = decode, prep or Preprocess(), gpu_share
 
     def find_classes(self, directory):
         classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
@@ -55,22 +59,19 @@ class ImageNetFolder(datasets.ImageFolder):
 
     def __getitem__(self, index):
         path, target = self.samples[index]
+        if self.decode == "pil":
+            try:
+                image = self.loader(path)
+            except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
+                return "bad", BadImage(path, str(error) or type(error).__name__), target
+            return "crop", self.transform(image) if self.transform else image, target
         try:
-            image = self.loader(path)
-        except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
-            return BadImage(path, str(error) or type(error).__name__), target
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, target
-
-
-def collate_images(batch):
-    """Stack the decodable images; hand undecodable ones to the caller by name."""
-    bad = [image for image, _ in batch if isinstance(image, BadImage)]
-    good = [(image, label) for image, label in batch if not isinstance(image, BadImage)]
-    images = torch.stack([image for image, _ in good]) if good else None
-    labels = torch.tensor([label for _, label in good], dtype=torch.long)
-    return images, labels, bad
+            data = tvio.read_file(path)
+            if self.decode == "gpu" and decoded_on_gpu(index, self.gpu_share):
+                return "encoded", data, target, path
+            return "crop", resize_and_crop(decode_on_cpu(data), self.prep), target
+        except (OSError, RuntimeError) as error:
+            return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 
 
 def _holds_class_folders(path: Path) -> bool:
@@ -120,13 +121,21 @@ def choose_data(data_path, synthetic: bool) -> DataChoice:
     return DataChoice(root=root)
 
 
-def open_dataset(root: Path, transform) -> ImageNetFolder:
+def open_dataset(root: Path, transform, decode: str = "pil", gpu_share: float = GPU_SHARE) -> ImageNetFolder:
     try:
-        dataset = ImageNetFolder(str(root), transform=transform)
+        return ImageNetFolder(str(root), transform=transform, decode=decode,
+                              prep=Preprocess.from_transforms(transform), gpu_share=gpu_share)
     except FileNotFoundError:
         raise UserError(f"{root}: class folders hold no images ({', '.join(IMAGE_EXTENSIONS[:3])} ...); "
                         f"./setup_imagenet.sh prepares the ImageNet val set")
-    return dataset
+
+
+def images_at(dataset: ImageNetFolder, indices) -> torch.Tensor:
+    """The normalized images at these indices of a PIL-decoding dataset, stacked on the CPU."""
+    batch = collate_host([dataset[i] for i in indices])
+    if batch.bad:
+        raise UserError(f"cannot decode image {batch.bad[0].path} ({batch.bad[0].reason})")
+    return batch.crops
 
 
 def choose_indices(total: int, wanted: int, seed: int) -> list:
@@ -141,9 +150,18 @@ def choose_indices(total: int, wanted: int, seed: int) -> list:
 
 
 def make_loader(dataset, indices, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
-    return DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False,
-                      num_workers=workers, pin_memory=pin_memory, collate_fn=collate_images,
-                      persistent_workers=False)
+    """Workers stay alive and prefetch; batches come back as decode.HostBatch."""
+    return DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False, num_workers=workers,
+                      pin_memory=pin_memory, collate_fn=collate_host, persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)
+
+
+def default_workers(decode: str) -> int:
+    """The original's 4 for the PIL path; every core but the main process's for the fast paths."""
+    if decode == "pil":
+        return 4
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(cores - 1, 1)
 
 
 def synthetic_batch(batch_size: int, device, dtype=torch.float32, seed: int = 0, size: int = 224):
@@ -158,8 +176,4 @@ def input_batch(data: DataChoice, transforms, batch_size: int, seed: int) -> tor
         return synthetic_batch(batch_size, "cpu", seed=seed)
     dataset = open_dataset(data.root, transforms)
     chosen = choose_indices(len(dataset), batch_size, seed)
-    chosen = (chosen * (batch_size // len(chosen) + 1))[:batch_size]  # a small set repeats its images
-    images, _, bad = collate_images([dataset[i] for i in chosen])
-    if bad:
-        raise UserError(f"cannot decode image {bad[0].path} ({bad[0].reason})")
-    return images
+    return images_at(dataset, (chosen * (batch_size // len(chosen) + 1))[:batch_size])  # small sets repeat

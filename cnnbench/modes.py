@@ -7,6 +7,7 @@ time is reported on its own, never inside the latency figures.
 """
 
 import contextlib
+import copy
 import time
 from dataclasses import dataclass
 
@@ -84,7 +85,8 @@ class Runner:
         check_mode(mode, device)
         apply_math_mode(mode.precision)
         self.mode, self.device = mode, device
-        model = model.to(device=device, dtype=mode.model_dtype, memory_format=mode.memory_format).eval()
+        # a copy: casting in place would leave the caller's fp32 weights rounded for the next mode
+        model = copy.deepcopy(model).to(device=device, dtype=mode.model_dtype, memory_format=mode.memory_format).eval()
         self.rewrite_check = None
         if mode.rewrite:
             fast = rewrite_model(model).to(memory_format=mode.memory_format)

@@ -1,0 +1,200 @@
+"""Decode paths for real JPEGs: PIL (the original), torchvision.io on CPU workers, nvJPEG on the GPU.
+
+All three reproduce the weights' own eval transform (resize the short side with antialiased
+bilinear, centre crop, normalize). The cpu and gpu paths hand uint8 crops or undecoded bytes to
+the device and normalize there, so four times fewer bytes cross PCIe than float images would.
+On the GPU path each batch is split: a share of its images is decoded by the CPU workers while
+the main process sends the rest through batched nvJPEG, and same-sized images are resized
+together in one call, so the workers and the GPU both stay busy.
+"""
+
+import warnings
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+import torchvision.io as tvio
+import torchvision.transforms.functional as TF
+
+# torchvision 0.29 deprecates its image codecs in favour of TorchCodec; they still work, and this
+# project supports torchvision versions without TorchCodec, so the per-call warning is silenced.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
+
+DECODERS = ("pil", "cpu", "gpu")
+GPU_SHARE = 0.65   # of each batch decoded on the GPU; the rest by the CPU workers
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """The eval transform's numbers, from the weights' transforms()."""
+    resize_size: int = 256
+    crop_size: int = 224
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+
+    @classmethod
+    def from_transforms(cls, transforms) -> "Preprocess":
+        def first(value):
+            return value[0] if isinstance(value, (list, tuple)) else value
+        return cls(first(getattr(transforms, "resize_size", 256)), first(getattr(transforms, "crop_size", 224)),
+                   tuple(getattr(transforms, "mean", cls.mean)), tuple(getattr(transforms, "std", cls.std)))
+
+    def resized_size(self, height: int, width: int) -> tuple:
+        """torchvision's resize of the short side to resize_size, long side truncated the same way."""
+        short, long = (height, width) if height <= width else (width, height)
+        new_long = int(self.resize_size * long / short)
+        return (self.resize_size, new_long) if height <= width else (new_long, self.resize_size)
+
+
+def resize_and_crop(images: torch.Tensor, prep: Preprocess) -> torch.Tensor:
+    """(N,3,H,W) or (3,H,W) images of one size -> centre crops, float 0..255 (uint8 kept on CPU)."""
+    height, width = images.shape[-2:]
+    resized = TF.resize(images, list(prep.resized_size(height, width)), antialias=True)
+    return TF.center_crop(resized, [prep.crop_size, prep.crop_size])
+
+
+def decode_on_cpu(data: torch.Tensor) -> torch.Tensor:
+    """RGB uint8 (3,H,W) from encoded bytes: libjpeg-turbo for JPEG, else any format torchvision reads."""
+    try:
+        return tvio.decode_jpeg(data, mode=tvio.ImageReadMode.RGB)
+    except RuntimeError:
+        return tvio.decode_image(data, mode=tvio.ImageReadMode.RGB)  # PNG, CMYK JPEG ...
+
+
+def decoded_on_gpu(index: int, gpu_share: float) -> bool:
+    """A fixed, well-spread choice of which images the GPU decodes."""
+    return zlib.crc32(index.to_bytes(8, "little")) % 1000 < gpu_share * 1000
+
+
+@dataclass
+class BadImage:
+    """Stands in for an image that could not be read or decoded, so the main process can name it."""
+    path: str
+    reason: str
+
+
+@dataclass
+class HostBatch:
+    """What a loader worker returns: decoded crops, undecoded bytes, labels, and what failed."""
+    crops: torch.Tensor = None          # (N,3,h,w): uint8 (cpu/gpu paths) or normalized float (pil)
+    crop_labels: list = field(default_factory=list)
+    crop_positions: list = field(default_factory=list)   # where each sample stood in the batch
+    encoded: list = field(default_factory=list)      # 1-D uint8 tensors for the GPU
+    encoded_labels: list = field(default_factory=list)
+    encoded_positions: list = field(default_factory=list)
+    encoded_paths: list = field(default_factory=list)
+    bad: list = field(default_factory=list)          # BadImage entries
+
+    def pin_memory(self):
+        if self.crops is not None:
+            self.crops = self.crops.pin_memory()
+        return self
+
+    def __len__(self):
+        return len(self.crop_labels) + len(self.encoded_labels)
+
+
+def collate_host(samples) -> HostBatch:
+    """Samples are ("crop", tensor, label), ("encoded", bytes, label, path) or ("bad", BadImage, label)."""
+    batch = HostBatch()
+    crops = []
+    for position, sample in enumerate(samples):
+        kind = sample[0]
+        if kind == "crop":
+            crops.append(sample[1])
+            batch.crop_labels.append(sample[2])
+            batch.crop_positions.append(position)
+        elif kind == "encoded":
+            batch.encoded.append(sample[1])
+            batch.encoded_labels.append(sample[2])
+            batch.encoded_positions.append(position)
+            batch.encoded_paths.append(sample[3])
+        else:
+            batch.bad.append(sample[1])
+    if crops:
+        batch.crops = torch.stack(crops)
+    return batch
+
+
+class DeviceFeeder:
+    """Turns HostBatches into normalized float batches on the device."""
+
+    def __init__(self, device: torch.device, prep: Preprocess, normalized_crops: bool):
+        self.device, self.prep, self.normalized_crops = device, prep, normalized_crops
+        self.mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1) * 255
+
+    def warm_up(self) -> None:
+        """Initialise nvJPEG and the resize kernels before any timing."""
+        if self.device.type == "cuda":
+            sample = tvio.encode_jpeg(torch.randint(0, 255, (3, 300, 400), dtype=torch.uint8))
+            self._gpu_crops([sample, sample], ["warm-up", "warm-up"])
+            torch.cuda.synchronize(self.device)
+
+    def _gpu_decode(self, encoded: list, paths: list) -> tuple:
+        """Batched nvJPEG; on failure, one image at a time so the bad one can be named."""
+        try:
+            return tvio.decode_jpeg(encoded, device=self.device, mode=tvio.ImageReadMode.RGB), []
+        except RuntimeError:
+            pass
+        images, bad = [], []
+        for data, path in zip(encoded, paths):
+            try:
+                images.append(tvio.decode_jpeg(data, device=self.device, mode=tvio.ImageReadMode.RGB))
+            except RuntimeError:
+                try:  # formats nvJPEG does not take (CMYK, PNG) go through the CPU decoder
+                    images.append(decode_on_cpu(data).to(self.device))
+                except RuntimeError as error:
+                    images.append(None)
+                    bad.append(BadImage(path, str(error).splitlines()[0]))
+        return images, bad
+
+    def _gpu_crops(self, encoded: list, paths: list) -> tuple:
+        """(crops float 0..255 in input order, positions kept, bad) for the encoded images."""
+        images, bad = self._gpu_decode(encoded, paths)
+        by_size = defaultdict(list)
+        for position, image in enumerate(images):
+            if image is not None:
+                by_size[tuple(image.shape[-2:])].append(position)
+        crops, order = [], []
+        for positions in by_size.values():   # one resize per distinct image size
+            stacked = torch.stack([images[p] for p in positions]).float()
+            crops.append(resize_and_crop(stacked, self.prep))
+            order += positions
+        return (torch.cat(crops) if crops else None), order, bad
+
+    def __call__(self, batch: HostBatch) -> tuple:
+        """(images float32 normalized on device in batch order, labels on device, images that failed)."""
+        parts, labels, positions, bad = [], [], [], []
+        if batch.crops is not None:
+            crops = batch.crops.to(self.device, non_blocking=True)
+            parts.append(crops if self.normalized_crops else (crops.float() - self.mean) / self.std)
+            labels += batch.crop_labels
+            positions += batch.crop_positions
+        if batch.encoded:
+            crops, order, bad = self._gpu_crops(batch.encoded, batch.encoded_paths)
+            if crops is not None:
+                parts.append((crops - self.mean) / self.std)
+                labels += [batch.encoded_labels[p] for p in order]
+                positions += [batch.encoded_positions[p] for p in order]
+        if not parts:
+            return None, None, bad
+        images = torch.cat(parts) if len(parts) > 1 else parts[0]
+        labels = torch.tensor(labels, dtype=torch.long)
+        if positions != sorted(positions):  # back to the order the loader gave
+            order = torch.tensor(positions).argsort()
+            images, labels = images[order.to(self.device)], labels[order]
+        return images, labels.to(self.device, non_blocking=True), bad
+
+
+def gpu_decode_available(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return False
+    try:
+        sample = tvio.encode_jpeg(torch.zeros(3, 8, 8, dtype=torch.uint8))
+        tvio.decode_jpeg(sample, device=device)
+        return True
+    except (RuntimeError, TypeError):
+        return False

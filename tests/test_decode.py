@@ -1,0 +1,96 @@
+"""Decode paths on generated JPEGs: same predictions as PIL, stall fraction recorded, bad files named."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torchvision.models import AlexNet_Weights, alexnet
+
+import alexnet_benchmark
+from cnnbench.benchmark import evaluate
+from cnnbench.cli import REPO_ROOT
+from cnnbench.data import open_dataset
+from cnnbench.decode import DeviceFeeder, Preprocess
+from cnnbench.modes import Mode, Runner
+from conftest import read_single_json
+
+# torchvision.io (libjpeg-turbo) and PIL decode the same files to within rounding, and resize with the
+# same antialiased bilinear filter; on these images the top-1 classes of one model must agree this often.
+CPU_PATH_AGREEMENT = 0.95
+
+
+@pytest.fixture(scope="module")
+def jpegs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jpegs")
+    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "make_jpegs.py"), str(out), "--count", "40",
+                    "--classes", "4"], check=True, capture_output=True, timeout=300)
+    return out
+
+
+def predictions(root, decode):
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    dataset = open_dataset(root, transforms, decode)
+    torch.manual_seed(0)
+    runner = Runner(alexnet().eval(), Mode(), torch.device("cpu"))
+    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
+    raw = evaluate(runner, dataset, list(range(len(dataset))), 8, 0, 1, feeder, progress=False, keep_predictions=True)
+    return torch.tensor(raw["predictions"]), raw
+
+
+def test_cpu_decode_predicts_like_pil(jpegs):
+    pil, _ = predictions(jpegs, "pil")
+    cpu, raw = predictions(jpegs, "cpu")
+    assert len(pil) == len(cpu) == 40
+    assert (pil == cpu).float().mean().item() >= CPU_PATH_AGREEMENT
+    assert len(raw["data_wait_s"]) == len(raw["prepare_s"]) == 5
+
+
+def test_preprocessing_matches_the_weights_transform(jpegs):
+    """Pixels, not just predictions: the cpu path's crop is PIL's within JPEG-decoder rounding."""
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    pil = open_dataset(jpegs, transforms, "pil")
+    cpu = open_dataset(jpegs, transforms, "cpu")
+    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
+    from cnnbench.decode import collate_host
+    reference = collate_host([pil[i] for i in range(4)]).crops
+    ours, _, _ = feeder(collate_host([cpu[i] for i in range(4)]))
+    assert ours.shape == reference.shape == (4, 3, 224, 224)
+    assert (ours - reference).abs().mean().item() < 0.05   # normalized units: ~3 grey levels of 255
+
+
+@pytest.mark.parametrize("decode", ["pil", "cpu"])
+def test_stall_fraction_and_decoder_are_in_the_json(jpegs, tmp_path, decode):
+    args = alexnet_benchmark.get_args_parser().parse_args(
+        ["--data-path", str(jpegs), "--weights", "none", "--device", "cpu", "--decode", decode, "--workers", "2",
+         "--batch-size", "8", "--num-batches", "0", "--warmup", "1", "--quiet", "--output-dir", str(tmp_path)])
+    assert alexnet_benchmark.main(args) == 0
+    result = read_single_json(tmp_path)
+    assert 0 <= result["stall_fraction"] <= 1
+    assert result["data_info"]["decode"] == decode and result["data_info"]["workers"] == 2
+    assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
+    assert result["total_images"] == 40
+
+
+@pytest.mark.parametrize("decode", ["pil", "cpu"])
+def test_corrupt_jpeg_is_named_on_every_path(jpegs, tmp_path, capsys, decode):
+    data = tmp_path / "data"
+    subprocess.run(["cp", "-r", str(jpegs), str(data)], check=True)
+    victim = sorted(data.glob("*/*.JPEG"))[5]
+    victim.write_bytes(victim.read_bytes()[:300])        # a truncated JPEG
+    args = ["--data-path", str(data), "--weights", "none", "--device", "cpu", "--decode", decode,
+            "--workers", "2", "--batch-size", "8", "--num-batches", "0", "--warmup", "1", "--quiet",
+            "--output-dir", str(tmp_path / "out")]
+    parse = alexnet_benchmark.get_args_parser().parse_args
+    assert alexnet_benchmark.main(parse(args)) == 2
+    assert str(victim) in capsys.readouterr().err
+    assert alexnet_benchmark.main(parse(args + ["--skip-bad-images"])) == 0
+    assert read_single_json(tmp_path / "out")["skipped_bad_images"] == 1
+
+
+def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
+    args = alexnet_benchmark.get_args_parser().parse_args(
+        ["--data-path", str(jpegs), "--weights", "none", "--device", "cpu", "--decode", "gpu",
+         "--output-dir", str(tmp_path)])
+    assert alexnet_benchmark.main(args) == 2
+    assert "needs torchvision's nvJPEG" in capsys.readouterr().err
