@@ -46,8 +46,10 @@ def test_rewrite_is_exact_for_strided_few_channel_convs():
                        (torch.nn.Conv2d(2, 4, (7, 5), stride=2, padding=(3, 1)), 37),
                        (torch.nn.Conv2d(1, 4, 3, stride=3, padding=0), 20)):
         conv = conv.double()
-        x = torch.randn(2, conv.in_channels, size, size + 3, dtype=torch.float64)
-        torch.testing.assert_close(SpaceToDepthConv2d(conv)(x), conv(x), rtol=0, atol=1e-12)
+        for memory_format in (torch.contiguous_format, torch.channels_last):
+            x = torch.randn(2, conv.in_channels, size, size + 3, dtype=torch.float64).contiguous(
+                memory_format=memory_format)
+            torch.testing.assert_close(SpaceToDepthConv2d(conv)(x), conv(x), rtol=0, atol=1e-12)
 
 
 def test_rewrite_mode_records_its_check():
