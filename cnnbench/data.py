@@ -66,10 +66,12 @@ class ImageNetFolder(datasets.ImageFolder):
                 return "bad", BadImage(path, str(error) or type(error).__name__), target
             return "crop", self.transform(image) if self.transform else image, target
         try:
-            data = tvio.read_file(path)
             if self.decode == "gpu" and decoded_on_gpu(index, self.gpu_share):
-                return "encoded", data, target, path
-            return "crop", resize_and_crop(decode_on_cpu(data), self.prep), target
+                # plain bytes pickle through the worker's pipe; a tensor per file would cost a
+                # shared-memory file descriptor each and exhaust them
+                with open(path, "rb") as file:
+                    return "encoded", file.read(), target, path
+            return "crop", resize_and_crop(decode_on_cpu(tvio.read_file(path)), self.prep), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 
@@ -153,7 +155,12 @@ def make_loader(dataset, indices, batch_size: int, workers: int, pin_memory: boo
     """Workers stay alive and prefetch; batches come back as decode.HostBatch."""
     return DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False, num_workers=workers,
                       pin_memory=pin_memory, collate_fn=collate_host, persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
+                      prefetch_factor=4 if workers > 0 else None, worker_init_fn=_one_thread_per_worker)
+
+
+def _one_thread_per_worker(_worker_id: int) -> None:
+    """Each worker decodes one image at a time; torch's intra-op threads would oversubscribe the cores."""
+    torch.set_num_threads(1)
 
 
 def default_workers(decode: str) -> int:

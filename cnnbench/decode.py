@@ -81,7 +81,7 @@ class HostBatch:
     crops: torch.Tensor = None          # (N,3,h,w): uint8 (cpu/gpu paths) or normalized float (pil)
     crop_labels: list = field(default_factory=list)
     crop_positions: list = field(default_factory=list)   # where each sample stood in the batch
-    encoded: list = field(default_factory=list)      # 1-D uint8 tensors for the GPU
+    encoded: list = field(default_factory=list)      # file contents (bytes) for the GPU
     encoded_labels: list = field(default_factory=list)
     encoded_positions: list = field(default_factory=list)
     encoded_paths: list = field(default_factory=list)
@@ -153,6 +153,8 @@ class DeviceFeeder:
 
     def _gpu_crops(self, encoded: list, paths: list) -> tuple:
         """(crops float 0..255 in input order, positions kept, bad) for the encoded images."""
+        encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) if isinstance(data, bytes) else data
+                   for data in encoded]
         images, bad = self._gpu_decode(encoded, paths)
         by_size = defaultdict(list)
         for position, image in enumerate(images):

@@ -94,3 +94,17 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
          "--output-dir", str(tmp_path)])
     assert alexnet_benchmark.main(args) == 2
     assert "needs torchvision's nvJPEG" in capsys.readouterr().err
+
+
+def test_gpu_split_batches_keep_their_order(jpegs):
+    """The gpu path's bookkeeping, run on the CPU: half the images arrive as bytes, half as crops."""
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    from cnnbench.decode import collate_host
+    split = collate_host([open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)])
+    assert 0 < len(split.encoded) < 16 and all(isinstance(data, bytes) for data in split.encoded)
+    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
+    images, labels, bad = feeder(split)
+    pil = open_dataset(jpegs, transforms, "pil")
+    reference = collate_host([pil[i] for i in range(16)])
+    assert not bad and labels.tolist() == [pil.samples[i][1] for i in range(16)]
+    assert (images - reference.crops).abs().mean().item() < 0.05
