@@ -104,7 +104,8 @@ def _mode_key(row) -> str:
 
 
 def plot_sweep(rows, title: str):
-    """Throughput and p50 latency against batch size, one line per mode."""
+    """Throughput and p50 latency against batch size, one line per mode: colour = precision,
+    solid = channels_last, dashed = contiguous, marker = execution, thick = rewrite."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -114,11 +115,17 @@ def plot_sweep(rows, title: str):
     for row in rows:
         if row["status"] == "ok":
             modes.setdefault(_mode_key(row), []).append(row)
+    colours = {"fp32": "tab:blue", "tf32": "tab:green", "bf16": "tab:orange", "fp16": "tab:red"}
+    markers = {"eager": "o", "cuda-graphs": "s", "compile": "^"}
     for label, cells in sorted(modes.items()):
         cells.sort(key=lambda r: r["batch_size"])
+        first = cells[0]
+        style = {"color": colours.get(first["precision"], "tab:gray"), "marker": markers.get(first["execution"], "o"),
+                 "linestyle": "-" if first["memory_format"] == "channels_last" else "--",
+                 "linewidth": 2.5 if first.get("rewrite") else 1.2, "label": label}
         sizes = [r["batch_size"] for r in cells]
-        left.plot(sizes, [r["model_images_per_second"] for r in cells], marker="o", label=label)
-        right.plot(sizes, [r["batch_time_ms_p50"] for r in cells], marker="o", label=label)
+        left.plot(sizes, [r["model_images_per_second"] for r in cells], **style)
+        right.plot(sizes, [r["batch_time_ms_p50"] for r in cells], **style)
     for axis, ylabel in ((left, "Throughput, model only (images/s)"), (right, "Batch latency p50 (ms)")):
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
