@@ -11,7 +11,7 @@ from torchvision import datasets
 
 from .cli import DEFAULT_DATA_PATH, UserError
 from .decode import (GPU_SHARE, BadImage, Preprocess, collate_host, decode_on_cpu, decoded_on_gpu,
-                     resize_and_crop)
+                     resize_and_crop_on_cpu)
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
 IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
@@ -71,7 +71,7 @@ class ImageNetFolder(datasets.ImageFolder):
                 # shared-memory file descriptor each and exhaust them
                 with open(path, "rb") as file:
                     return "encoded", file.read(), target, path
-            return "crop", resize_and_crop(decode_on_cpu(tvio.read_file(path)), self.prep), target
+            return "crop", resize_and_crop_on_cpu(decode_on_cpu(tvio.read_file(path)), self.prep), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 
