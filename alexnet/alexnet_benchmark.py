@@ -12,7 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
-import torch  # noqa: E402
 
 from cnnbench import distributed  # noqa: E402
 from cnnbench.benchmark import cell_metrics, run_cell  # noqa: E402
@@ -170,7 +169,7 @@ def _run(args, context, device) -> int:
         metrics = cell_metrics(raw, measured_accuracy=not data.synthetic)
         metrics.update(_reduce(raw, metrics, context, device))
         cells.append({"mode": mode, "batch_size": batch_size, "status": "ok", "raw": raw, "metrics": metrics})
-        if len(cells) > 1 or len(modes) * len(batch_sizes) > 1:
+        if len(modes) * len(batch_sizes) > 1:
             say(f"  {mode.label():<40} batch {batch_size:>5}: {metrics['model_images_per_second']:>12,.1f} img/s, "
                 f"p50 {metrics['batch_time_ms_p50']:.3f} ms")
     if not context.is_main:

@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 import torchvision.io as tvio
 import torchvision.transforms.functional as TF
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision
 from torchvision import models as tv_models
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification

@@ -11,7 +11,7 @@ import alexnet_benchmark
 from cnnbench.benchmark import evaluate
 from cnnbench.cli import REPO_ROOT
 from cnnbench.data import open_dataset
-from cnnbench.decode import DeviceFeeder, Preprocess
+from cnnbench.decode import DeviceFeeder, Preprocess, collate_host
 from cnnbench.modes import Mode, Runner
 from conftest import read_single_json
 
@@ -52,7 +52,6 @@ def test_preprocessing_matches_the_weights_transform(jpegs):
     pil = open_dataset(jpegs, transforms, "pil")
     cpu = open_dataset(jpegs, transforms, "cpu")
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
-    from cnnbench.decode import collate_host
     reference = collate_host([pil[i] for i in range(4)]).crops
     ours, _, _ = feeder(collate_host([cpu[i] for i in range(4)]))
     assert ours.shape == reference.shape == (4, 3, 224, 224)
@@ -99,7 +98,6 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
 def test_gpu_split_batches_keep_their_order(jpegs):
     """The gpu path's bookkeeping, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
-    from cnnbench.decode import collate_host
     split = collate_host([open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)])
     assert 0 < len(split.encoded) < 16 and all(isinstance(data, bytes) for data in split.encoded)
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)

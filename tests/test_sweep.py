@@ -2,7 +2,6 @@
 
 import csv
 import json
-import resource
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ import alexnet_benchmark
 from cnnbench.cli import REPO_ROOT, UserError
 from cnnbench.modes import Mode, Runner
 from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
+from conftest import WNIDS, make_image_folder
 
 CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet", "--weights", "none"]
 
@@ -91,7 +91,6 @@ def _address_space_now() -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS caps memory on Linux")
 def test_out_of_memory_cell_is_recorded_and_others_survive(tmp_path):
     """A real allocation failure: the process may map only ~3 GiB more than torch itself needs."""
-    import torch  # noqa: F401  (so VmSize includes torch's own mappings)
     limit = _address_space_now() + 3 * 2**30
     out = tmp_path / "out"
     script = REPO_ROOT / "alexnet" / "alexnet_benchmark.py"
@@ -113,3 +112,18 @@ def test_single_run_out_of_memory_says_what_to_lower(tmp_path):
                             capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     assert result.returncode == 3
     assert "lower --batch-size (try 2048)" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sweep_on_real_data_reports_accuracy_and_its_change_from_fp32(tmp_path, known_answer_weights):
+    weights, ranking = known_answer_weights
+    data = make_image_folder(tmp_path / "d", {WNIDS[ranking[0]]: 2, WNIDS[ranking[4]]: 2, WNIDS[1]: 2})
+    out = tmp_path / "out"
+    assert run_main("--sweep", "--data-path", data, "--precision", "fp32,bf16", "--batch-sizes", "2,3",
+                    "--num-batches", 0, "--output-dir", out, *[a for a in CPU_FAST if a not in ("--weights", "none")],
+                    "--weights", weights) == 0
+    rows = list(csv.DictReader(next(out.glob("*.csv")).open()))
+    assert len(rows) == 8
+    for row in rows:   # bias-only logits survive bf16 rounding: the same answers in every mode
+        assert float(row["top1_accuracy"]) == pytest.approx(2 / 6) and float(row["top5_accuracy"]) == pytest.approx(4 / 6)
+        assert float(row["top1_delta_vs_fp32"]) == 0 and float(row["top5_delta_vs_fp32"]) == 0
+        assert float(row["end_to_end_images_per_second"]) > 0
