@@ -127,3 +127,14 @@ def test_sweep_on_real_data_reports_accuracy_and_its_change_from_fp32(tmp_path, 
         assert float(row["top1_accuracy"]) == pytest.approx(2 / 6) and float(row["top5_accuracy"]) == pytest.approx(4 / 6)
         assert float(row["top1_delta_vs_fp32"]) == 0 and float(row["top5_delta_vs_fp32"]) == 0
         assert float(row["end_to_end_images_per_second"]) > 0
+
+
+def test_compile_time_is_reported_apart_from_latency(tmp_path):
+    out = tmp_path / "out"
+    assert run_main("--synthetic", "--compile", "--batch-size", 2, "--num-batches", 3, "--output-dir", out,
+                    *CPU_FAST) == 0
+    result = json.loads(next(out.glob("*.json")).read_text())
+    assert result["mode"]["execution"] == "compile" and result["mode"]["compile_mode"] == "default"
+    assert result["compile_time_s"] > 0
+    # the first call compiles for seconds; no timed batch may contain it
+    assert result["max_batch_time"] < result["compile_time_s"] / 2
