@@ -41,7 +41,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser)
     run = parser.add_argument_group("benchmark")
     run.add_argument("--num-batches", type=non_negative_int, default=50,
-                     help="batches to score: a seeded random subset of the val set; 0 = all (default: 50)")
+                     help="batches to score: a seeded random subset of the val set; 0 = all; with "
+                          "synthetic input, batches to time (0 means 50) (default: 50)")
     run.add_argument("--warmup", type=non_negative_int, default=10,
                      help="untimed forwards per batch shape before timing (default: 10)")
     run.add_argument("--batch-sizes", type=int_list, default=None,
