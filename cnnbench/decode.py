@@ -1,8 +1,9 @@
 """Decode paths for real JPEGs: PIL (the original), torchvision.io on CPU workers, nvJPEG on the GPU.
 
 All three reproduce the weights' own eval transform (resize the short side with antialiased
-bilinear, centre crop, normalize). The cpu and gpu paths hand uint8 crops or undecoded bytes to
-the device and normalize there, so four times fewer bytes cross PCIe than float images would.
+bilinear, centre crop, normalize). The cpu path decodes with torchvision.io and resamples only the
+kept crop; the cpu and gpu paths hand uint8 crops or undecoded bytes to the device and normalize
+there, so four times fewer bytes cross PCIe than float images would.
 On the GPU path each batch is split: a share of its images is decoded by the CPU workers while
 the main process sends the rest through batched nvJPEG, and same-sized images are resized
 together in one call, so the workers and the GPU both stay busy.
@@ -48,7 +49,7 @@ class Preprocess:
 
 
 def resize_and_crop(images: torch.Tensor, prep: Preprocess) -> torch.Tensor:
-    """(N,3,H,W) or (3,H,W) images of one size -> centre crops, float 0..255 (uint8 kept on CPU)."""
+    """(N,3,H,W) float images of one size -> (N,3,crop,crop) centre crops, as the weights' transform."""
     height, width = images.shape[-2:]
     resized = TF.resize(images, list(prep.resized_size(height, width)), antialias=True)
     return TF.center_crop(resized, [prep.crop_size, prep.crop_size])
@@ -115,9 +116,6 @@ class HostBatch:
         if self.crops is not None:
             self.crops = self.crops.pin_memory()
         return self
-
-    def __len__(self):
-        return len(self.crop_labels) + len(self.encoded_labels)
 
 
 def collate_host(samples) -> HostBatch:

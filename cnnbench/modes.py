@@ -152,8 +152,8 @@ class Runner:
     def check_support(self, images: torch.Tensor) -> None:
         """One small eager forward, so an unsupported dtype is one clear error, not a traceback later."""
         try:
-            with torch.inference_mode():
-                self.eager_model(self._cast(images[:1])) if not self.mode.amp else self._forward(self._cast(images[:1]))
+            with torch.inference_mode(), self._autocast():
+                self.eager_model(self._cast(images[:1]))
         except (RuntimeError, NotImplementedError) as error:
             if "not implemented" in str(error) or "not supported" in str(error).lower():
                 raise UserError(f"{self.mode.precision} is not supported on {self.device.type} by this "
