@@ -155,3 +155,21 @@ def test_missing_archives_say_where_to_get_them():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "image-net.org" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_not_enough_disk_space_is_refused_before_extracting(tmp_path, capsys, monkeypatch):
+    data = official(tmp_path)
+    monkeypatch.setattr(imagenet_setup, "SPACE_MARGIN", 1e12)   # ask for far more than any disk has
+    assert run(data, "--skip-checksum") == 1
+    assert "not enough disk space" in capsys.readouterr().err
+    assert not (data / "val").exists()
+
+
+def test_leftovers_of_an_interrupted_run_are_not_taken_for_done(tmp_path):
+    data = official(tmp_path)
+    partial = data / ".val.partial-interrupted" / "val" / "n02119789"
+    partial.mkdir(parents=True)
+    (partial / image_name(2)).write_bytes(b"half")
+    assert run(data, "--skip-checksum") == 0
+    assert {p.name: p.parent.name for p in (data / "val").glob("*/*.JPEG")} == expected_layout()
+    assert not list(data.glob(".val.partial-*"))
