@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
-from cnnbench.cli import UserError, add_model_arguments, entry_point, int_list, output_dir  # noqa: E402
+from cnnbench.cli import add_model_arguments, entry_point, int_list, output_dir, single_precision  # noqa: E402
 from cnnbench.data import choose_data, input_batch  # noqa: E402
 from cnnbench.device import environment, resolve_device  # noqa: E402
 from cnnbench.intensity import layer_costs, machine_ceilings  # noqa: E402
@@ -71,9 +71,7 @@ def analyse(loaded, args, device, mode, data, batch_size: int, ceilings) -> dict
 
 @entry_point
 def main(args) -> int:
-    precision = args.dtype or (args.precision[0] if len(args.precision) == 1 else None)
-    if precision is None:
-        raise UserError("--precision takes one value here")
+    precision = args.dtype or single_precision(args)
     device = resolve_device(args.device)
     mode = Mode(precision, args.channels_last)
     check_mode(mode, device)

@@ -25,7 +25,7 @@ from cnnbench.profile_report import (kernel_lists, layer_table, model_sections, 
 from cnnbench.profiling import operator_tables, profile_layers  # noqa: E402
 from cnnbench.results import (config_of, reserve_stem, save_figure, timestamp, write_atomic,  # noqa: E402
                               write_json, write_text)
-from cnnbench.timing import latency_stats, time_calls  # noqa: E402
+from cnnbench.timing import clock_name, latency_stats, time_calls  # noqa: E402
 
 EPILOG = """examples:
   python alexnet/alexnet_profiler.py                                   # batch 32, fp32
@@ -74,7 +74,7 @@ def profile_batch_size(runner: Runner, images, args, device) -> tuple:
         "time_basis": layer_profile.time_basis, "sum_of_layers_us": layer_profile.sum_of_layers_us,
         "layers_coverage": 1 - layer_profile.layers[-1].time_us / layer_profile.forward_us,
         "unprofiled": {"median_ms": latency_stats(unprofiled)["p50"], "iterations": len(unprofiled),
-                       "clock": "cuda events" if device.type == "cuda" else "synchronized perf_counter"},
+                       "clock": clock_name(device)},
         "peak_memory_mib": peak, "forward_memory_mib": above,
     }
     result["profiled_over_unprofiled"] = result["profiled_forward_us"] / (result["unprofiled"]["median_ms"] * 1e3)

@@ -12,11 +12,11 @@ import torch
 from tqdm import tqdm
 
 from . import distributed
-from .cli import UserError
 from .data import make_loader, synthetic_batch
+from .decode import undecodable
 from .device import empty_cache, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .modes import Runner
-from .timing import RegionTimer, latency_stats
+from .timing import RegionTimer, clock_name, latency_stats
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -66,8 +66,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             bad = host_batch.bad + failed
             if bad:
                 if not skip_bad_images:
-                    raise UserError(f"cannot decode image {bad[0].path} ({bad[0].reason}); "
-                                    f"remove or replace it, or pass --skip-bad-images")
+                    raise undecodable(bad[0], "; remove or replace it, or pass --skip-bad-images")
                 bad_images += [item.path for item in bad]
             if images is None:
                 continue
@@ -137,7 +136,7 @@ def run_cell(model, mode, device, batch_size, args, dataset=None, indices=None, 
         return {"status": "oom", "error": str(error).splitlines()[0]}
     raw.update(status="ok", compile_time_s=runner.compile_time_s if mode.execution == "compile" else None,
                peak_memory_mib=peak_memory_mib(device), rewrite_check=runner.rewrite_check,
-               clock="cuda events" if device.type == "cuda" else "perf_counter after device synchronize")
+               clock=clock_name(device))
     del runner
     empty_cache(device)
     return raw

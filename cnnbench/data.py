@@ -11,7 +11,7 @@ from torchvision import datasets
 
 from .cli import DEFAULT_DATA_PATH, UserError
 from .decode import (GPU_SHARE, BadImage, Preprocess, collate_host, decode_on_cpu, decoded_on_gpu,
-                     resize_and_crop_on_cpu)
+                     resize_and_crop_on_cpu, undecodable)
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
 IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
@@ -136,7 +136,7 @@ def images_at(dataset: ImageNetFolder, indices) -> torch.Tensor:
     """The normalized images at these indices of a PIL-decoding dataset, stacked on the CPU."""
     batch = collate_host([dataset[i] for i in indices])
     if batch.bad:
-        raise UserError(f"cannot decode image {batch.bad[0].path} ({batch.bad[0].reason})")
+        raise undecodable(batch.bad[0])
     return batch.crops
 
 

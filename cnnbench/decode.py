@@ -18,6 +18,8 @@ import torch
 import torchvision.io as tvio
 import torchvision.transforms.functional as TF
 
+from .cli import UserError
+
 # torchvision 0.29 deprecates its image codecs in favour of TorchCodec; they still work, and this
 # project supports torchvision versions without TorchCodec, so the per-call warning is silenced.
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
@@ -98,6 +100,10 @@ class BadImage:
     """Stands in for an image that could not be read or decoded, so the main process can name it."""
     path: str
     reason: str
+
+
+def undecodable(bad: BadImage, hint: str = "") -> UserError:
+    return UserError(f"cannot decode image {bad.path} ({bad.reason}){hint}")
 
 
 @dataclass

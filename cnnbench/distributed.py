@@ -69,8 +69,12 @@ def all_gather_object(value, context: DistContext) -> list:
 
 
 def barrier(context: DistContext, device) -> None:
-    if context.active:
-        dist.barrier(device_ids=[device.index]) if device.type == "cuda" else dist.barrier()
+    if not context.active:
+        return
+    if device.type == "cuda":
+        dist.barrier(device_ids=[device.index])
+    else:
+        dist.barrier()
 
 
 def shutdown(context: DistContext) -> None:

@@ -13,6 +13,11 @@ import torch
 from .device import synchronize
 
 
+def clock_name(device: torch.device) -> str:
+    """How RegionTimer measures on this device, for the result files."""
+    return "cuda events" if device.type == "cuda" else "perf_counter after device synchronize"
+
+
 class RegionTimer:
     """Times a sequence of regions (start()/stop() pairs) on one device."""
 
@@ -47,9 +52,6 @@ class RegionTimer:
             return [start.elapsed_time(end) for start, end in self._pairs]
         return list(self._host_ms)
 
-    @property
-    def clock(self) -> str:
-        return "cuda events" if self._cuda else "perf_counter after device synchronize"
 
 
 def time_calls(fn, device: torch.device, iterations: int, warmup: int) -> list:
