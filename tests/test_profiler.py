@@ -58,3 +58,14 @@ def test_profiler_script_writes_report_json_trace_and_png(tmp_path, capsys):
         assert len(events) > 100 and any(str(e.get("name", "")).startswith("layer:features.0") for e in events)
     with Image.open(next(tmp_path.glob("*.png"))) as png:
         png.verify()
+
+
+def test_profiler_reports_the_rewritten_layers(tmp_path):
+    args = alexnet_profiler.get_args_parser().parse_args(
+        ["--device", "cpu", "--weights", "none", "--synthetic", "--batch-sizes", "1", "--steps", "1",
+         "--warmup", "1", "--rewrite", "--output-dir", str(tmp_path)])
+    assert alexnet_profiler.main(args) == 0
+    assert "SpaceToDepthConv2d(space_to_depth=4" in next(tmp_path.glob("*.txt")).read_text()
+    layers = read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"][0]["layers"]
+    assert [(row["type"], row["kind"]) for row in layers[:3]] == [
+        ("SpaceToDepthConv2d", "conv"), ("MaxPool2d", "pooling"), ("BiasReLU", "activation")]
