@@ -22,7 +22,7 @@ from cnnbench.data import choose_data, choose_indices, default_workers, images_a
 from cnnbench.decode import DECODERS, GPU_SHARE, DeviceFeeder, Preprocess, gpu_decode_available  # noqa: E402
 from cnnbench.device import environment  # noqa: E402
 from cnnbench.models import load_model  # noqa: E402
-from cnnbench.modes import EXECUTIONS, Mode, check_mode  # noqa: E402
+from cnnbench.modes import EXECUTIONS, SELF_GRAPHING_COMPILE_MODES, Mode, check_mode  # noqa: E402
 from cnnbench.results import config_of, reserve_stem, save_figure, timestamp, write_json, write_text  # noqa: E402
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -50,15 +50,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     run.add_argument("--amp", action="store_true", help="autocast to --precision instead of casting the model")
     run.add_argument("--compile", nargs="?", const="default", default=None, choices=COMPILE_MODES,
                      metavar="MODE", help=f"torch.compile the model (MODE: {', '.join(COMPILE_MODES)}; default: default)")
-    run.add_argument("--cuda-graphs", action="store_true", help="capture the forward as a CUDA graph and replay it")
+    run.add_argument("--cuda-graphs", action="store_true",
+                     help="capture the forward as a CUDA graph and replay it (with --compile: the compiled forward)")
     run.add_argument("--rewrite", action="store_true",
-                     help="run strided few-channel convolutions as space-to-depth + stride-1 conv "
-                          "(exact; checked against the reference model at run time)")
+                     help="run layers in exactly equivalent, faster forms: strided few-channel convolutions "
+                          "as space-to-depth + stride-1 conv, bias and ReLU after max-pooling (checked "
+                          "against the reference model at run time)")
     run.add_argument("--sweep", action="store_true",
                      help="run the grid precisions x memory formats x executions x batch sizes "
                           "(synthetic input unless --data-path is given)")
     run.add_argument("--executions", type=choice_list(EXECUTIONS), default=None,
-                     help="executions in a sweep (default: eager,compile,cuda-graphs on CUDA; eager elsewhere)")
+                     help=f"executions in a sweep, from {','.join(EXECUTIONS)} (default: all on CUDA, "
+                          f"compile+cuda-graphs only with a compile mode that does not capture graphs itself; "
+                          f"eager elsewhere)")
     run.add_argument("--decode", choices=DECODERS, default=None,
                      help="JPEG decoding: pil (the original pipeline), cpu (torchvision.io in the workers), "
                           "gpu (nvJPEG, shared with the CPU workers) (default: the fastest available)")
@@ -73,12 +77,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def modes_to_run(args, device) -> list:
     if not args.sweep:
-        if args.compile and args.cuda_graphs:
-            raise UserError("--compile and --cuda-graphs are separate executions; choose one")
-        execution = "compile" if args.compile else "cuda-graphs" if args.cuda_graphs else "eager"
+        execution = {(False, False): "eager", (True, False): "compile", (False, True): "cuda-graphs",
+                     (True, True): "compile+cuda-graphs"}[(bool(args.compile), args.cuda_graphs)]
         return [Mode(single_precision(args), args.channels_last, execution, args.compile or "default",
                      args.amp, args.rewrite)]
-    executions = args.executions or (list(EXECUTIONS) if device.type == "cuda" else ["eager"])
+    executions = args.executions or (
+        [e for e in EXECUTIONS if e != "compile+cuda-graphs" or args.compile not in SELF_GRAPHING_COMPILE_MODES]
+        if device.type == "cuda" else ["eager"])
     formats = [True] if args.channels_last else [False, True]
     return [Mode(precision, channels_last, execution, args.compile or "default", args.amp, args.rewrite)
             for precision, channels_last, execution in itertools.product(args.precision, formats, executions)]

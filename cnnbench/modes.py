@@ -18,7 +18,9 @@ from .device import synchronize
 from .rewrites import rewrite_model, verify_rewrite
 
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-EXECUTIONS = ("eager", "compile", "cuda-graphs")
+EXECUTIONS = ("eager", "compile", "cuda-graphs", "compile+cuda-graphs")
+# compile modes that capture CUDA graphs themselves; ours cannot be layered on top of them
+SELF_GRAPHING_COMPILE_MODES = ("reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,21 @@ class Mode:
         return torch.float32 if self.amp else self.compute_dtype
 
     @property
+    def compiled(self) -> bool:
+        return self.execution in ("compile", "compile+cuda-graphs")
+
+    @property
+    def graphed(self) -> bool:
+        return self.execution in ("cuda-graphs", "compile+cuda-graphs")
+
+    @property
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def label(self) -> str:
         parts = [self.precision + ("-amp" if self.amp else ""),
                  "channels_last" if self.channels_last else "contiguous",
-                 self.execution if self.execution != "compile" else f"compile:{self.compile_mode}"]
+                 self.execution.replace("compile", f"compile:{self.compile_mode}")]
         if self.rewrite:
             parts.append("rewrite")
         return " ".join(parts)
@@ -53,7 +63,7 @@ class Mode:
     def as_dict(self) -> dict:
         return {"precision": self.precision, "amp": self.amp, "memory_format":
                 "channels_last" if self.channels_last else "contiguous", "execution": self.execution,
-                "compile_mode": self.compile_mode if self.execution == "compile" else None,
+                "compile_mode": self.compile_mode if self.compiled else None,
                 "rewrite": self.rewrite}
 
 
@@ -68,8 +78,11 @@ def apply_math_mode(precision: str) -> None:
 
 def check_mode(mode: Mode, device: torch.device) -> None:
     """Refuse combinations the device cannot run, rather than falling back silently."""
-    if mode.execution == "cuda-graphs" and device.type != "cuda":
+    if mode.graphed and device.type != "cuda":
         raise UserError(f"--cuda-graphs needs a CUDA device (this run is on {device.type})")
+    if mode.execution == "compile+cuda-graphs" and mode.compile_mode in SELF_GRAPHING_COMPILE_MODES:
+        raise UserError(f"--compile {mode.compile_mode} already captures CUDA graphs; with --cuda-graphs use "
+                        f"--compile default or max-autotune-no-cudagraphs")
     if mode.precision == "tf32" and device.type != "cuda":
         raise UserError(f"--precision tf32 exists only on CUDA GPUs (this run is on {device.type}); use fp32")
     if mode.amp and mode.precision in ("fp32", "tf32"):
@@ -96,7 +109,7 @@ class Runner:
             model = fast
         self.eager_model = model
         self.model = model
-        if mode.execution == "compile":
+        if mode.compiled:
             torch._dynamo.reset()  # static shapes per batch size: no reuse of an earlier compile
             self.model = torch.compile(model, mode=mode.compile_mode, dynamic=False)
         self.compile_time_s = 0.0
@@ -120,14 +133,14 @@ class Runner:
         """Move a batch to the device in the mode's dtype and layout (not part of the timed forward)."""
         with torch.inference_mode():
             images = self._cast(images)
-            if self.mode.execution == "cuda-graphs":
+            if self.mode.graphed:
                 self._ensure_graph(images)
                 self._graphs[images.shape[0]][1].copy_(images)
         self._input = images
 
     def run(self) -> torch.Tensor:
         """The forward pass on the loaded batch: the region the benchmark times."""
-        if self.mode.execution == "cuda-graphs":
+        if self.mode.graphed:
             graph, _, output = self._graphs[self._input.shape[0]]
             graph.replay()
             return output
@@ -167,7 +180,7 @@ class Runner:
             self.load(images)
             self.run()
             synchronize(self.device)
-            if self.mode.execution == "compile":
+            if self.mode.compiled:   # compilation (and capture) happen in this first call
                 self.compile_time_s += time.perf_counter() - started
             for _ in range(max(iterations - 1, 0)):
                 self.run()

@@ -12,8 +12,8 @@ from torchvision.models import alexnet
 
 import alexnet_benchmark
 from cnnbench.cli import REPO_ROOT, UserError
-from cnnbench.modes import Mode, Runner
-from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
+from cnnbench.modes import Mode, Runner, check_mode
+from cnnbench.rewrites import BiasReLU, SpaceToDepthConv2d, rewrite_model
 from conftest import WNIDS, make_image_folder
 
 CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet", "--weights", "none"]
@@ -65,13 +65,36 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     model = alexnet().eval().double()
     fast = rewrite_model(model)
     kinds = [type(m).__name__ for m in fast.features]
-    assert kinds[:3] == ["SpaceToDepthConv2d", "MaxPool2d", "ReLU"]          # pool moved before ReLU
+    # bias and ReLU moved past each pool; conv3 and conv4 keep theirs (no pool follows)
+    assert kinds == ["SpaceToDepthConv2d", "MaxPool2d", "BiasReLU", "Conv2d", "MaxPool2d", "BiasReLU",
+                     "Conv2d", "ReLU", "Conv2d", "ReLU", "Conv2d", "MaxPool2d", "BiasReLU"]
+    assert [fast.features[i].bias is None for i in (0, 3, 6, 8, 10)] == [True, True, False, False, True]
     assert type(fast.avgpool).__name__ == "SkipIdentityAdaptiveAvgPool2d"
     for size in (224, 256):   # at 256 pixels the adaptive pool really pools
         x = torch.randn(2, 3, size, size, dtype=torch.float64)
         torch.testing.assert_close(fast(x), model(x), rtol=0, atol=1e-10)
     with pytest.raises(UserError, match="nothing|no strided"):
         rewrite_model(torch.nn.Sequential(torch.nn.Linear(4, 4)))
+
+
+def test_bias_and_relu_after_pool_change_no_bit_of_a_half_precision_tensor():
+    # rounding y + b is monotonic in y, so adding the bias after the max changes nothing
+    y = torch.randn(2, 16, 27, 27, dtype=torch.bfloat16) * 4
+    bias = torch.randn(16, dtype=torch.bfloat16)
+    pool = torch.nn.MaxPool2d(3, 2)
+    expected = pool(torch.relu(y + bias.view(1, -1, 1, 1)))
+    assert torch.equal(BiasReLU(bias)(pool(y)), expected)
+
+
+def test_compile_with_cuda_graphs_is_one_execution_and_refuses_self_graphing_modes():
+    assert Mode(execution="compile+cuda-graphs").compiled and Mode(execution="compile+cuda-graphs").graphed
+    assert Mode(execution="compile+cuda-graphs").label() == "fp32 contiguous compile:default+cuda-graphs"
+    with pytest.raises(UserError, match="already captures CUDA graphs"):
+        check_mode(Mode(execution="compile+cuda-graphs", compile_mode="reduce-overhead"), torch.device("cuda"))
+    args = alexnet_benchmark.get_args_parser().parse_args(["--compile", "--cuda-graphs"])
+    assert [m.execution for m in alexnet_benchmark.modes_to_run(args, torch.device("cuda"))] == ["compile+cuda-graphs"]
+    args = alexnet_benchmark.get_args_parser().parse_args(["--sweep", "--compile", "max-autotune"])
+    assert "compile+cuda-graphs" not in [m.execution for m in alexnet_benchmark.modes_to_run(args, torch.device("cuda"))]
 
 
 OOM_DRIVER = """

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Where a compiled or graphed forward spends its device time, kernel by kernel.
+
+alexnet_profiler.py attributes time to layers through forward hooks, which torch.compile fuses
+away; this script times the forward as it really runs (eager, compiled, and/or replayed as a CUDA
+graph) with a plain CUDA-event loop, then lists its kernels from one profiled pass. The timing
+runs before and apart from the profiling.
+"""
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import torchvision
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnbench.rewrites import rewrite_model  # noqa: E402
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def graphed(forward, example):
+    """A CUDA graph of forward(example), replayed by the returned callable."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            forward(example)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        forward(example)
+    return graph.replay
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="alexnet")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--precision", choices=DTYPES, default="fp16")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--rewrite", action="store_true")
+    parser.add_argument("--compile", default=None, help="torch.compile mode")
+    parser.add_argument("--cuda-graphs", action="store_true")
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    torch.backends.cudnn.benchmark = True
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    dtype = DTYPES[args.precision]
+    model = torchvision.models.get_model(args.model).eval().to("cuda", dtype, memory_format=fmt)
+    if args.rewrite:
+        model = rewrite_model(model).to(memory_format=fmt)
+    forward = torch.compile(model, mode=args.compile, dynamic=False) if args.compile else model
+    x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=fmt)
+    with torch.inference_mode():
+        started = time.perf_counter()
+        forward(x)
+        torch.cuda.synchronize()
+        first_call_s = time.perf_counter() - started
+        run = graphed(forward, x) if args.cuda_graphs else (lambda: forward(x))
+        for _ in range(20):
+            run()
+        torch.cuda.synchronize()
+        times_ms = []
+        for _ in range(args.iterations):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            run()
+            end.record()
+            end.synchronize()
+            times_ms.append(start.elapsed_time(end))
+        times_ms.sort()
+        p50 = times_ms[len(times_ms) // 2]
+        print(json.dumps({**vars(args), "first_call_s": round(first_call_s, 2), "p50_ms": round(p50, 4),
+                          "min_ms": round(times_ms[0], 4), "images_per_second": round(args.batch_size / p50 * 1e3)}))
+        steps = 5
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                run()
+            torch.cuda.synchronize()
+    per_kernel = defaultdict(lambda: [0, 0.0])
+    for event in prof.events():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            per_kernel[event.name][0] += 1
+            per_kernel[event.name][1] += event.device_time
+    total = sum(t for _, t in per_kernel.values()) / steps
+    print(f"kernel time per forward {total:.1f} us in {sum(n for n, _ in per_kernel.values()) / steps:.0f} kernels")
+    for name, (calls, time_us) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1])[:args.top]:
+        print(f"{time_us / steps:9.1f} us {100 * time_us / steps / total:5.1f}%  x{calls / steps:<3.0f} {name[:110]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
