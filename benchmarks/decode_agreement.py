@@ -35,7 +35,7 @@ def main() -> int:
     decoders = ["pil", "cpu"] + (["gpu"] if gpu_decode_available(device) else [])
     results = {}
     for decode in decoders:
-        dataset = open_dataset(args.data, transforms, decode)
+        dataset = open_dataset(args.data, transforms, decode, gpu_share=1.0)   # gpu: every image through nvJPEG
         indices = choose_indices(len(dataset), args.limit, seed=0)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
         raw = evaluate(runner, dataset, indices, 250, default_workers(decode), 2, feeder, progress=False,

@@ -9,9 +9,15 @@ the main process sends the rest through batched nvJPEG, and same-sized images ar
 together in one call, so the workers and the GPU both stay busy.
 """
 
+import contextlib
+import os
+import queue
+import threading
+import time
 import warnings
 import zlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -108,14 +114,13 @@ def undecodable(bad: BadImage, hint: str = "") -> UserError:
 
 @dataclass
 class HostBatch:
-    """What a loader worker returns: decoded crops, undecoded bytes, labels, and what failed."""
+    """What a loader worker returns: decoded crops, files left for the GPU, labels, and what failed."""
     crops: torch.Tensor = None          # (N,3,h,w): uint8 (cpu/gpu paths) or normalized float (pil)
     crop_labels: list = field(default_factory=list)
     crop_positions: list = field(default_factory=list)   # where each sample stood in the batch
-    encoded: list = field(default_factory=list)      # file contents (bytes) for the GPU
+    encoded_paths: list = field(default_factory=list)    # files for nvJPEG, read by the feeder
     encoded_labels: list = field(default_factory=list)
     encoded_positions: list = field(default_factory=list)
-    encoded_paths: list = field(default_factory=list)
     bad: list = field(default_factory=list)          # BadImage entries
 
     def pin_memory(self):
@@ -125,7 +130,7 @@ class HostBatch:
 
 
 def collate_host(samples) -> HostBatch:
-    """Samples are ("crop", tensor, label), ("encoded", bytes, label, path) or ("bad", BadImage, label)."""
+    """Samples are ("crop", tensor, label), ("encoded", path, label) or ("bad", BadImage, label)."""
     batch = HostBatch()
     crops = []
     for position, sample in enumerate(samples):
@@ -135,15 +140,28 @@ def collate_host(samples) -> HostBatch:
             batch.crop_labels.append(sample[2])
             batch.crop_positions.append(position)
         elif kind == "encoded":
-            batch.encoded.append(sample[1])
+            batch.encoded_paths.append(sample[1])
             batch.encoded_labels.append(sample[2])
             batch.encoded_positions.append(position)
-            batch.encoded_paths.append(sample[3])
         else:
             batch.bad.append(sample[1])
     if crops:
         batch.crops = torch.stack(crops)
     return batch
+
+
+def _read_file(path: str) -> tuple:
+    """(file contents as a uint8 tensor, None) or (None, BadImage); one copy, the GIL released."""
+    try:
+        with open(path, "rb", buffering=0) as file:
+            data = torch.empty(os.fstat(file.fileno()).st_size, dtype=torch.uint8)
+            if data.numel() == 0:
+                return None, BadImage(path, "empty file")
+            if file.readinto(data.numpy()) != data.numel():
+                return None, BadImage(path, "file changed size while being read")
+            return data, None
+    except OSError as error:
+        return None, BadImage(path, str(error) or type(error).__name__)
 
 
 class DeviceFeeder:
@@ -153,6 +171,7 @@ class DeviceFeeder:
         self.device, self.prep, self.normalized_crops = device, prep, normalized_crops
         self.mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1) * 255
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="read-jpeg")  # file reads drop the GIL
 
     def warm_up(self) -> None:
         """Initialise nvJPEG and the resize kernels before any timing."""
@@ -179,10 +198,20 @@ class DeviceFeeder:
                     bad.append(BadImage(path, str(error).splitlines()[0]))
         return images, bad
 
+    def read(self, batch: HostBatch) -> tuple:
+        """The files of the batch's GPU share: (uint8 tensors, indices of the files read, BadImages)."""
+        contents, readable, bad = [], [], []
+        for index, (path, (data, failure)) in enumerate(zip(batch.encoded_paths,
+                                                            self._readers.map(_read_file, batch.encoded_paths))):
+            if failure is not None:
+                bad.append(failure)
+            else:
+                contents.append(data)
+                readable.append(index)
+        return contents, readable, bad
+
     def _gpu_crops(self, encoded: list, paths: list) -> tuple:
-        """(crops float 0..255 in input order, positions kept, bad) for the encoded images."""
-        encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) if isinstance(data, bytes) else data
-                   for data in encoded]
+        """(crops float 0..255, the input position of each crop, bad) for the encoded images."""
         images, bad = self._gpu_decode(encoded, paths)
         by_size = defaultdict(list)
         for position, image in enumerate(images):
@@ -195,20 +224,26 @@ class DeviceFeeder:
             order += positions
         return (torch.cat(crops) if crops else None), order, bad
 
-    def __call__(self, batch: HostBatch) -> tuple:
-        """(images float32 normalized on device in batch order, labels on device, images that failed)."""
+    def __call__(self, batch: HostBatch, files: tuple = None) -> tuple:
+        """(images float32 normalized on device in batch order, labels on device, images that failed).
+
+        `files` is what read(batch) returned, when another thread has read them already.
+        """
         parts, labels, positions, bad = [], [], [], []
         if batch.crops is not None:
             crops = batch.crops.to(self.device, non_blocking=True)
             parts.append(crops if self.normalized_crops else (crops.float() - self.mean) / self.std)
             labels += batch.crop_labels
             positions += batch.crop_positions
-        if batch.encoded:
-            crops, order, bad = self._gpu_crops(batch.encoded, batch.encoded_paths)
+        if batch.encoded_paths:
+            encoded, readable, bad = files if files is not None else self.read(batch)
+            paths = [batch.encoded_paths[i] for i in readable]
+            crops, order, failed = self._gpu_crops(encoded, paths) if encoded else (None, [], [])
+            bad += failed
             if crops is not None:
                 parts.append((crops - self.mean) / self.std)
-                labels += [batch.encoded_labels[p] for p in order]
-                positions += [batch.encoded_positions[p] for p in order]
+                labels += [batch.encoded_labels[readable[p]] for p in order]
+                positions += [batch.encoded_positions[readable[p]] for p in order]
         if not parts:
             return None, None, bad
         images = torch.cat(parts) if len(parts) > 1 else parts[0]
@@ -217,6 +252,97 @@ class DeviceFeeder:
             order = torch.tensor(positions).argsort()
             images, labels = images[order.to(self.device)], labels[order]
         return images, labels.to(self.device, non_blocking=True), bad
+
+
+class Prefetcher:
+    """Prepares batches in two background threads, up to `depth` batches ahead of the model.
+
+    One thread takes batches from the loader and reads the files the GPU will decode; the other
+    decodes them with nvJPEG, resizes and normalizes on a CUDA stream of its own. File reads and
+    nvJPEG release the GIL, so reading, decoding and the model's forward overlap instead of
+    alternating. Yields (images, labels, failed images, seconds the decode thread spent on it).
+    """
+
+    def __init__(self, loader, feeder: DeviceFeeder, depth: int = 3):
+        self.loader, self.feeder, self.device = loader, feeder, feeder.device
+        self._read = queue.Queue(maxsize=2)
+        self._ready = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self._threads = [threading.Thread(target=self._load, name="prefetch-read", daemon=True),
+                         threading.Thread(target=self._prepare, name="prefetch-decode", daemon=True)]
+
+    def _put(self, where: queue.Queue, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                where.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, where: queue.Queue):
+        while not self._stop.is_set():
+            try:
+                return where.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    def _load(self) -> None:
+        try:
+            for host_batch in self.loader:
+                files = self.feeder.read(host_batch) if host_batch.encoded_paths else None
+                if not self._put(self._read, (host_batch, files)):
+                    return
+        except BaseException as error:   # handed on to the consumer, which raises it
+            self._put(self._read, error)
+            return
+        self._put(self._read, None)
+
+    def _prepare(self) -> None:
+        stream = torch.cuda.stream(self._stream) if self._stream is not None else contextlib.nullcontext()
+        try:
+            with torch.inference_mode(), stream:
+                while True:
+                    item = self._get(self._read)
+                    if item is None or isinstance(item, BaseException):
+                        self._put(self._ready, item)
+                        return
+                    host_batch, files = item
+                    started = time.perf_counter()
+                    images, labels, failed = self.feeder(host_batch, files)
+                    event = None
+                    if self._stream is not None and images is not None:
+                        event = torch.cuda.Event()
+                        event.record(self._stream)
+                    if not self._put(self._ready, (images, labels, host_batch.bad + failed, event,
+                                                   time.perf_counter() - started)):
+                        return
+        except BaseException as error:
+            self._put(self._ready, error)
+
+    def __iter__(self):
+        for thread in self._threads:
+            thread.start()
+        try:
+            while True:
+                item = self._ready.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                images, labels, bad, event, prepare_s = item
+                if event is not None:   # the model's stream waits for this batch, the host does not
+                    current = torch.cuda.current_stream(self.device)
+                    current.wait_event(event)
+                    images.record_stream(current)
+                    labels.record_stream(current)
+                yield images, labels, bad, prepare_s
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join()
 
 
 def gpu_decode_available(device: torch.device) -> bool:

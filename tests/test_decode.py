@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -99,10 +100,28 @@ def test_gpu_split_batches_keep_their_order(jpegs):
     """The gpu path's bookkeeping, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
     split = collate_host([open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)])
-    assert 0 < len(split.encoded) < 16 and all(isinstance(data, bytes) for data in split.encoded)
+    assert 0 < len(split.encoded_paths) < 16 and all(Path(path).is_file() for path in split.encoded_paths)
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
     images, labels, bad = feeder(split)
     pil = open_dataset(jpegs, transforms, "pil")
     reference = collate_host([pil[i] for i in range(16)])
     assert not bad and labels.tolist() == [pil.samples[i][1] for i in range(16)]
     assert (images - reference.crops).abs().mean().item() < 0.05
+
+
+def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path):
+    """The gpu path's reading and per-image fallback, run on the CPU: every image goes that way."""
+    folder = tmp_path / "data" / next(p.name for p in jpegs.iterdir())
+    folder.mkdir(parents=True)
+    for source in sorted(jpegs.rglob("*.JPEG"))[:3]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    (folder / "broken.JPEG").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "empty.JPEG").write_bytes(b"")
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    dataset = open_dataset(tmp_path / "data", transforms, "gpu", 1.0)
+    split = collate_host([dataset[i] for i in range(len(dataset))])
+    assert len(split.encoded_paths) == 5 and split.crops is None
+    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
+    images, labels, bad = feeder(split)
+    assert sorted(Path(b.path).name for b in bad) == ["broken.JPEG", "empty.JPEG"]
+    assert images.shape == (3, 3, 224, 224) and labels.shape == (3,)

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Where the GPU decode path spends its time, stage by stage, on real JPEGs.
+
+Per batch: reading the files, nvJPEG's batched decode, the resize/crop/normalize, and the whole
+DeviceFeeder; then whether nvJPEG lets other Python threads run while it decodes (the share of a
+pure-Python counting loop's speed kept while decoding in a thread), and one CPU core's rate for
+the cpu path (torchvision.io decode + box resize of the crop).
+Usage: python benchmarks/decode_stages.py DATA --batch-size 256 --batches 8
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+import torchvision.io as tvio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnbench.decode import DeviceFeeder, HostBatch, Preprocess, decode_on_cpu, resize_and_crop_on_cpu  # noqa: E402
+
+
+def timed(fn, device):
+    torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    result = fn()
+    torch.cuda.synchronize(device)
+    return result, time.perf_counter() - started
+
+
+def count_for(seconds: float) -> int:
+    """Iterations of a pure-Python loop in `seconds`: how much of the GIL this thread gets."""
+    count, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        count += 1
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batches", type=int, default=8)
+    args = parser.parse_args()
+    device = torch.device("cuda")
+    paths = sorted(str(p) for p in args.data.rglob("*.JPEG"))[: args.batch_size * args.batches]
+    batches = [paths[i:i + args.batch_size] for i in range(0, len(paths), args.batch_size)]
+    feeder = DeviceFeeder(device, Preprocess(), normalized_crops=False)
+    feeder.warm_up()
+    stages = {"read": [], "decode": [], "resize_crop_normalize": [], "feeder_total": []}
+    for batch in batches:
+        host = HostBatch(encoded_paths=batch, encoded_labels=[0] * len(batch),
+                         encoded_positions=list(range(len(batch))))
+        (encoded, _, _), seconds = timed(lambda: feeder.read(host), device)
+        stages["read"].append(seconds)
+        images, seconds = timed(lambda: tvio.decode_jpeg(encoded, device=device, mode=tvio.ImageReadMode.RGB), device)
+        stages["decode"].append(seconds)
+        _, seconds = timed(lambda: feeder._gpu_crops(encoded, batch), device)
+        stages["resize_crop_normalize"].append(seconds - stages["decode"][-1])
+        _, seconds = timed(lambda: feeder(host), device)
+        stages["feeder_total"].append(seconds)
+    per_image_us = {name: 1e6 * statistics.median(times) / args.batch_size for name, times in stages.items()}
+
+    encoded = feeder.read(HostBatch(encoded_paths=batches[0]))[0]
+    baseline = count_for(0.5)
+    done = threading.Event()
+
+    def decode_loop():
+        while not done.is_set():
+            tvio.decode_jpeg(encoded, device=device, mode=tvio.ImageReadMode.RGB)
+            torch.cuda.synchronize(device)
+    worker = threading.Thread(target=decode_loop)
+    worker.start()
+    time.sleep(0.1)
+    while_decoding = count_for(0.5)
+    done.set()
+    worker.join()
+
+    halves = [encoded[: len(encoded) // 2], encoded[len(encoded) // 2:]]
+    threads = [threading.Thread(target=lambda part=part: tvio.decode_jpeg(part, device=device)) for part in halves]
+    torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    torch.cuda.synchronize(device)
+    two_threads_us = 1e6 * (time.perf_counter() - started) / len(encoded)
+
+    cpu_paths = paths[:200]
+    started = time.perf_counter()
+    for path in cpu_paths:
+        resize_and_crop_on_cpu(decode_on_cpu(tvio.read_file(path)), Preprocess())
+    cpu_rate = len(cpu_paths) / (time.perf_counter() - started)
+    print(json.dumps({"batch_size": args.batch_size, "batches": len(batches),
+                      "per_image_us": {k: round(v, 1) for k, v in per_image_us.items()},
+                      "images_per_second": {k: round(1e6 / v) for k, v in per_image_us.items()},
+                      "decode_us_per_image_two_threads_half_batch_each": round(two_threads_us, 1),
+                      "python_speed_kept_while_nvjpeg_decodes": round(while_decoding / baseline, 3),
+                      "cpu_path_images_per_second_one_core": round(cpu_rate, 1)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
