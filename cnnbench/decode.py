@@ -5,8 +5,9 @@ bilinear, centre crop, normalize). The cpu path decodes with torchvision.io and 
 kept crop; the cpu and gpu paths hand uint8 crops or undecoded bytes to the device and normalize
 there, so four times fewer bytes cross PCIe than float images would.
 On the GPU path each batch is split: a share of its images is decoded by the CPU workers while
-the main process sends the rest through batched nvJPEG, and same-sized images are resized
-together in one call, so the workers and the GPU both stay busy.
+the rest goes through batched nvJPEG, and same-sized images are resized together in one call, so
+the workers and the GPU both stay busy. The Prefetcher does the main process's part (reading the
+GPU share's files, nvJPEG, resize, normalize) in background threads, overlapped with the model.
 """
 
 import contextlib
@@ -31,7 +32,7 @@ from .cli import UserError
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
 
 DECODERS = ("pil", "cpu", "gpu")
-GPU_SHARE = 0.65   # of each batch decoded on the GPU; the rest by the CPU workers
+GPU_SHARE = 0.9   # of each batch decoded on the GPU, the rest by CPU workers (best measured on an H200)
 
 
 @dataclass(frozen=True)
