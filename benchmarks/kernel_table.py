@@ -15,13 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-import torchvision
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnbench.rewrites import rewrite_model  # noqa: E402
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plain_loop import add_model_arguments, build  # noqa: E402
 
 
 def graphed(forward, example):
@@ -40,25 +37,12 @@ def graphed(forward, example):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="alexnet")
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--precision", choices=DTYPES, default="fp16")
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--rewrite", action="store_true")
-    parser.add_argument("--compile", default=None, help="torch.compile mode")
+    add_model_arguments(parser, batch_size=1)
     parser.add_argument("--cuda-graphs", action="store_true")
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-
-    torch.backends.cudnn.benchmark = True
-    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    dtype = DTYPES[args.precision]
-    model = torchvision.models.get_model(args.model).eval().to("cuda", dtype, memory_format=fmt)
-    if args.rewrite:
-        model = rewrite_model(model).to(memory_format=fmt)
-    forward = torch.compile(model, mode=args.compile, dynamic=False) if args.compile else model
-    x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=fmt)
+    forward, x = build(args)
     with torch.inference_mode():
         started = time.perf_counter()
         forward(x)

@@ -19,18 +19,17 @@ from cnnbench.rewrites import rewrite_model  # noqa: E402
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_model_arguments(parser: argparse.ArgumentParser, batch_size: int) -> None:
     parser.add_argument("--model", default="alexnet")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--precision", choices=DTYPES, default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", default=None, help="torch.compile mode")
     parser.add_argument("--rewrite", action="store_true")
-    parser.add_argument("--iterations", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=20)
-    args = parser.parse_args()
 
+
+def build(args) -> tuple:
+    """(forward, input on the GPU): the torchvision model as the flags ask, nothing else."""
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
     torch.backends.cudnn.benchmark = True
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -38,9 +37,18 @@ def main() -> int:
     model = torchvision.models.get_model(args.model).eval().to("cuda", dtype, memory_format=fmt)
     if args.rewrite:
         model = rewrite_model(model).to(memory_format=fmt)
-    if args.compile:
-        model = torch.compile(model, mode=args.compile, dynamic=False)
+    forward = torch.compile(model, mode=args.compile, dynamic=False) if args.compile else model
     x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=fmt)
+    return forward, x
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_model_arguments(parser, batch_size=256)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    model, x = build(args)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     with torch.inference_mode():
         for _ in range(args.warmup):
