@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where the GPU decode path spends its time, stage by stage, on real JPEGs.
 
-Per batch: reading the files, nvJPEG's batched decode, the resize/crop/normalize, and the whole
+Per batch: reading the files, nvJPEG's batched decode, stacking + resize + crop (the logs of the
+first runs name this stage resize_crop_normalize; it never included the normalize), and the whole
 DeviceFeeder; then whether nvJPEG lets other Python threads run while it decodes (the share of a
 pure-Python counting loop's speed kept while decoding in a thread), and one CPU core's rate for
 the cpu path (torchvision.io decode + box resize of the crop).
@@ -50,7 +51,7 @@ def main() -> int:
     batches = [paths[i:i + args.batch_size] for i in range(0, len(paths), args.batch_size)]
     feeder = DeviceFeeder(device, Preprocess(), normalized_crops=False)
     feeder.warm_up()
-    stages = {"read": [], "decode": [], "resize_crop_normalize": [], "feeder_total": []}
+    stages = {"read": [], "decode": [], "stack_resize_crop": [], "feeder_total": []}
     for batch in batches:
         host = HostBatch(encoded_paths=batch, encoded_labels=[0] * len(batch),
                          encoded_positions=list(range(len(batch))))
@@ -59,7 +60,7 @@ def main() -> int:
         images, seconds = timed(lambda: tvio.decode_jpeg(encoded, device=device, mode=tvio.ImageReadMode.RGB), device)
         stages["decode"].append(seconds)
         _, seconds = timed(lambda: feeder._gpu_crops(encoded, batch), device)
-        stages["resize_crop_normalize"].append(seconds - stages["decode"][-1])
+        stages["stack_resize_crop"].append(seconds - stages["decode"][-1])
         _, seconds = timed(lambda: feeder(host), device)
         stages["feeder_total"].append(seconds)
     per_image_us = {name: 1e6 * statistics.median(times) / args.batch_size for name, times in stages.items()}

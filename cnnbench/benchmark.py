@@ -37,10 +37,10 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
              keep_predictions: bool = False) -> dict:
     """Score `indices` of `dataset`; time each forward; clock the whole loop end to end.
 
-    Batches are prepared in a background thread (decode.Prefetcher) while the model runs. Per
+    Batches are prepared in background threads (decode.Prefetcher) while the model runs. Per
     batch, three times: how long the model's thread waited for the batch (the stall), how long
-    the background thread spent preparing it (copy, GPU decode, resize, normalize; overlapped),
-    and the forward's own time on the device.
+    the decode thread spent preparing it (copy, GPU decode, resize, normalize; overlapped), and
+    the forward's own time on the device.
     """
     device = runner.device
     context = context or distributed.DistContext()

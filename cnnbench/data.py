@@ -40,8 +40,8 @@ class ImageNetFolder(datasets.ImageFolder):
     A subset of classes (Imagenette, a few val classes) is then scored against the right logits.
     Each sample is tagged for decode.collate_host: a "crop" (decoded and transformed in the worker:
     PIL with the weights' transforms, or torchvision.io to a uint8 crop), the path of an "encoded"
-    file for the GPU to decode, or a "bad" BadImage naming a file that could not be read, so that the main
-    process can name it instead of a worker dying.
+    file for the GPU to decode, or a "bad" BadImage naming a file that could not be read, so that
+    the main process can name it instead of a worker dying.
     """
 
     def __init__(self, root, transform=None, decode: str = "pil", prep: Preprocess = None,
@@ -67,7 +67,7 @@ class ImageNetFolder(datasets.ImageFolder):
             return "crop", self.transform(image) if self.transform else image, target
         try:
             if self.decode == "gpu" and decoded_on_gpu(index, self.gpu_share):
-                return "encoded", path, target   # the feeder reads it: no file bytes through the pipe
+                return "encoded", path, target   # read by the main process: no file bytes through the pipe
             return "crop", resize_and_crop_on_cpu(decode_on_cpu(tvio.read_file(path)), self.prep), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target

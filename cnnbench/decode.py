@@ -119,7 +119,7 @@ class HostBatch:
     crops: torch.Tensor = None          # (N,3,h,w): uint8 (cpu/gpu paths) or normalized float (pil)
     crop_labels: list = field(default_factory=list)
     crop_positions: list = field(default_factory=list)   # where each sample stood in the batch
-    encoded_paths: list = field(default_factory=list)    # files for nvJPEG, read by the feeder
+    encoded_paths: list = field(default_factory=list)    # files for nvJPEG, read in the main process
     encoded_labels: list = field(default_factory=list)
     encoded_positions: list = field(default_factory=list)
     bad: list = field(default_factory=list)          # BadImage entries

@@ -4,10 +4,10 @@ Each rewrite is exact:
 - Space-to-depth for strided convolutions over few input channels (below).
 - Bias and ReLU after max-pooling instead of before: max commutes with any non-decreasing
   function, and adding a per-channel constant is one (rounding included), so
-  maxpool(relu(conv(x) + b)) == relu(maxpool(conv(x)) + b) bit for bit on a given conv output (a
-  backend that adds the bias inside its accumulator rounds once less). The convolution then writes its output
-  once, without a separate pass to add the bias (PyTorch adds it apart from cuDNN's kernel), and
-  the bias and ReLU touch a quarter of the elements, after the pool.
+  maxpool(relu(conv(x) + b)) == relu(maxpool(conv(x)) + b) bit for bit on a given conv output
+  (a backend that adds the bias inside its accumulator rounds once less). The convolution then
+  writes its output once, without a separate pass to add the bias (PyTorch adds it apart from
+  cuDNN's kernel), and the bias and ReLU touch a quarter of the elements, after the pool.
 - Where no convolution feeds it, a ReLU before a max-pool still moves after it.
 - Adaptive average pooling to the size its input already has is the identity (AlexNet's 6x6 ->
   6x6 at 224 pixels): it is skipped for such inputs instead of copying the tensor.
