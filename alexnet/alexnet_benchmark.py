@@ -65,10 +65,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                           f"eager elsewhere)")
     run.add_argument("--decode", choices=DECODERS, default=None,
                      help="JPEG decoding: pil (the original pipeline), cpu (torchvision.io in the workers), "
-                          "gpu (nvJPEG, shared with the CPU workers) (default: the fastest available)")
+                          "gpu (batched nvJPEG in each worker) (default: the fastest available)")
     run.add_argument("--gpu-decode-share", type=float, default=GPU_SHARE,
-                     help=f"with --decode gpu, the share of images nvJPEG decodes; CPU workers take the "
-                          f"rest (default: {GPU_SHARE})")
+                     help=f"with --decode gpu, the share of images nvJPEG decodes; the workers decode the "
+                          f"rest with libjpeg-turbo (default: {GPU_SHARE})")
     run.add_argument("--skip-bad-images", action="store_true",
                      help="skip undecodable images (counted in the JSON) instead of stopping")
     run.add_argument("--quiet", action="store_true", help="no progress bar")

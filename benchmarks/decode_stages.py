@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Where the GPU decode path spends its time, stage by stage, on real JPEGs.
 
-Per batch: reading the files, nvJPEG's batched decode, stacking + resize + crop (the logs of the
-first runs name this stage resize_crop_normalize; it never included the normalize), and the whole
-DeviceFeeder; then whether nvJPEG lets other Python threads run while it decodes (the share of a
-pure-Python counting loop's speed kept while decoding in a thread), and one CPU core's rate for
-the cpu path (torchvision.io decode + box resize of the crop).
+Per batch, what one loader worker does: reading the files, nvJPEG's batched decode, stacking +
+resize + crop (the logs of the first runs name this stage resize_crop_normalize; it never
+included the normalize), and the whole collate (decode.DecodeOnDevice: one buffer, pinned,
+decoded, cropped, merged). Then nvJPEG's rate by batch size, from
+pageable and pinned buffers, with the host CPU time it burns per image; whether nvJPEG lets other
+Python threads run while it decodes (the share of a pure-Python counting loop's speed kept while
+decoding in a thread); and one CPU core's rate for the cpu path (torchvision.io decode + box
+resize of the crop), and for the decode alone.
 Usage: python benchmarks/decode_stages.py DATA --batch-size 256 --batches 8
 """
 
@@ -21,7 +24,29 @@ import torch
 import torchvision.io as tvio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnbench.decode import DeviceFeeder, HostBatch, Preprocess, decode_on_cpu, resize_and_crop_on_cpu  # noqa: E402
+from cnnbench.decode import (DecodeOnDevice, Preprocess, collate_host, decode_on_cpu, read_encoded,  # noqa: E402
+                             resize_and_crop_on_cpu)
+
+
+def read_batch(paths):
+    return collate_host([("encoded", (path, read_encoded(path)), 0) for path in paths])
+
+
+def files_of(batch, pinned: bool = False) -> list:
+    return list(torch.split(batch.encoded.pin_memory() if pinned else batch.encoded, batch.encoded_sizes))
+
+
+def nvjpeg_rate(files: list, device, repeats: int = 3) -> dict:
+    """Images/s of nvJPEG alone on `files`, and host CPU microseconds it used per image."""
+    tvio.decode_jpeg(files, device=device)
+    torch.cuda.synchronize(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        tvio.decode_jpeg(files, device=device, mode=tvio.ImageReadMode.RGB)
+    torch.cuda.synchronize(device)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"images_per_second": round(repeats * len(files) / wall),
+            "host_cpu_us_per_image": round(1e6 * cpu / (repeats * len(files)), 1)}
 
 
 def timed(fn, device):
@@ -49,23 +74,28 @@ def main() -> int:
     device = torch.device("cuda")
     paths = sorted(str(p) for p in args.data.rglob("*.JPEG"))[: args.batch_size * args.batches]
     batches = [paths[i:i + args.batch_size] for i in range(0, len(paths), args.batch_size)]
-    feeder = DeviceFeeder(device, Preprocess(), normalized_crops=False)
-    feeder.warm_up()
-    stages = {"read": [], "decode": [], "stack_resize_crop": [], "feeder_total": []}
+    decoder = DecodeOnDevice(device, Preprocess())
+    decoder([("encoded", (path, read_encoded(path)), 0) for path in batches[0]])   # nvJPEG's start-up
+    stages = {"read": [], "decode": [], "stack_resize_crop": [], "worker_total": []}
     for batch in batches:
-        host = HostBatch(encoded_paths=batch, encoded_labels=[0] * len(batch),
-                         encoded_positions=list(range(len(batch))))
-        (encoded, _, _), seconds = timed(lambda: feeder.read(host), device)
+        samples, seconds = timed(lambda: [("encoded", (path, read_encoded(path)), 0) for path in batch], device)
         stages["read"].append(seconds)
+        encoded = files_of(collate_host(samples), pinned=True)
         images, seconds = timed(lambda: tvio.decode_jpeg(encoded, device=device, mode=tvio.ImageReadMode.RGB), device)
         stages["decode"].append(seconds)
-        _, seconds = timed(lambda: feeder._gpu_crops(encoded, batch), device)
+        _, seconds = timed(lambda: decoder.crops(encoded, batch), device)
         stages["stack_resize_crop"].append(seconds - stages["decode"][-1])
-        _, seconds = timed(lambda: feeder(host), device)
-        stages["feeder_total"].append(seconds)
+        _, seconds = timed(lambda: decoder(samples), device)   # collate, pin, decode, resize, crop, merge
+        stages["worker_total"].append(seconds)
     per_image_us = {name: 1e6 * statistics.median(times) / args.batch_size for name, times in stages.items()}
 
-    encoded = feeder.read(HostBatch(encoded_paths=batches[0]))[0]
+    everything = read_batch(paths[:1024])
+    by_batch_size = {}
+    for size in (128, 256, 512, 1024):
+        by_batch_size[size] = {"pageable": nvjpeg_rate(files_of(everything)[:size], device),
+                               "pinned": nvjpeg_rate(files_of(everything, pinned=True)[:size], device)}
+
+    encoded = files_of(read_batch(batches[0]), pinned=True)
     baseline = count_for(0.5)
     done = threading.Event()
 
@@ -96,12 +126,18 @@ def main() -> int:
     for path in cpu_paths:
         resize_and_crop_on_cpu(decode_on_cpu(tvio.read_file(path)), Preprocess())
     cpu_rate = len(cpu_paths) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for path in cpu_paths:
+        decode_on_cpu(tvio.read_file(path))
+    cpu_decode_rate = len(cpu_paths) / (time.perf_counter() - started)
     print(json.dumps({"batch_size": args.batch_size, "batches": len(batches),
                       "per_image_us": {k: round(v, 1) for k, v in per_image_us.items()},
                       "images_per_second": {k: round(1e6 / v) for k, v in per_image_us.items()},
+                      "nvjpeg_by_batch_size": by_batch_size,
                       "decode_us_per_image_two_threads_half_batch_each": round(two_threads_us, 1),
                       "python_speed_kept_while_nvjpeg_decodes": round(while_decoding / baseline, 3),
-                      "cpu_path_images_per_second_one_core": round(cpu_rate, 1)}, indent=2))
+                      "cpu_path_images_per_second_one_core": round(cpu_rate, 1),
+                      "cpu_decode_only_images_per_second_one_core": round(cpu_decode_rate, 1)}, indent=2))
     return 0
 
 

@@ -35,12 +35,15 @@ def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int) -> None
 def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int, feeder,
              skip_bad_images: bool = False, context=None, progress: bool = True,
              keep_predictions: bool = False) -> dict:
-    """Score `indices` of `dataset`; time each forward; clock the whole loop end to end.
+    """Score `indices` of `dataset`; time each forward; clock the loop end to end.
 
-    Batches are prepared in background threads (decode.Prefetcher) while the model runs. Per
-    batch, three times: how long the model's thread waited for the batch (the stall), how long
-    the decode thread spent preparing it (copy, GPU decode, resize, normalize; overlapped), and
-    the forward's own time on the device.
+    Batches are prepared in a background thread (decode.Prefetcher) while the model runs. Per
+    batch, four times: how long the model's thread waited for it (the stall), how long the
+    prepare thread waited for the loader's workers, how long that thread then spent on it (GPU
+    decode, resize, normalize; overlapped with the model), and the forward's own time on the
+    device. Before the clock starts, the loader's warm-up pass gives each worker one batch
+    (starting the worker and, on the gpu path, its CUDA context and nvJPEG); its time is kept
+    apart as startup_s.
     """
     device = runner.device
     context = context or distributed.DistContext()
@@ -48,11 +51,14 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     if len(indices) % batch_size:
         shapes.add(len(indices) % batch_size)
     _warm_up_shapes(runner, shapes, warmup, seed=0)
-    feeder.warm_up()
 
-    loader = make_loader(dataset, indices, batch_size, workers, pin_memory=device.type == "cuda")
+    loader = make_loader(dataset, indices, batch_size, workers, device)
+    started = time.perf_counter()
+    for _ in loader:   # the warm-up pass; its batches come again in the timed one
+        pass
+    startup_s = time.perf_counter() - started
     timer = RegionTimer(device)
-    hits, batch_images, waits_s, prepare_s, bad_images, predictions = [], [], [], [], [], []
+    hits, batch_images, waits_s, prepare_times, bad_images, predictions = [], [], [], [], [], []
     distributed.barrier(context, device)
     started = time.perf_counter()
     batches = iter(Prefetcher(loader, feeder))
@@ -61,9 +67,9 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             for _ in tqdm(range(len(loader)), desc="batches", unit="batch", disable=not progress,
                           leave=False, dynamic_ncols=True):
                 wait_start = time.perf_counter()
-                images, labels, bad, prepared_s = next(batches)
+                images, labels, bad, times = next(batches)
                 waits_s.append(time.perf_counter() - wait_start)
-                prepare_s.append(prepared_s)
+                prepare_times.append(times)
                 if bad:
                     if not skip_bad_images:
                         raise undecodable(bad[0], "; remove or replace it, or pass --skip-bad-images")
@@ -81,13 +87,15 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     finally:
         batches.close()   # stops the background thread, also when a bad image ends the run
     synchronize(device)
-    wall_s = time.perf_counter() - started
+    ended = time.perf_counter()
     distributed.barrier(context, device)
     window_s = time.perf_counter() - started
     per_batch_hits = torch.stack(hits).cpu().tolist() if hits else []
     return {"batch_times_ms": timer.times_ms(), "batch_images": batch_images,
             "batch_top1": [h[0] for h in per_batch_hits], "batch_top5": [h[1] for h in per_batch_hits],
-            "data_wait_s": waits_s, "prepare_s": prepare_s, "wall_s": wall_s, "window_s": window_s,
+            "data_wait_s": waits_s, "loader_wait_s": [t.loader_wait_s for t in prepare_times],
+            "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s,
+            "wall_s": ended - started, "window_s": window_s,
             "bad_images": bad_images, "predictions": torch.cat(predictions).tolist() if predictions else []}
 
 
@@ -153,7 +161,7 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
     top1 = sum(raw["batch_top1"]) / images if measured_accuracy and images else None
     top5 = sum(raw["batch_top5"]) / images if measured_accuracy and images else None
     wait_s = sum(raw["data_wait_s"])
-    prepare_s = sum(raw["prepare_s"])
+    e2e_s = raw["wall_s"] if measured_accuracy else None
     metrics = {
         "total_images": images,
         "total_time": model_time_s,
@@ -166,12 +174,15 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "top1_accuracy": top1,
         "top5_accuracy": top5,
         "model_images_per_second": images / model_time_s if model_time_s else None,
-        "end_to_end_images_per_second": images / raw["wall_s"] if measured_accuracy and raw["wall_s"] else None,
-        "end_to_end_time_s": raw["wall_s"] if measured_accuracy else None,
+        "end_to_end_images_per_second": images / e2e_s if e2e_s else None,
+        "end_to_end_time_s": e2e_s,
+        "startup_time_s": raw["startup_s"] if measured_accuracy else None,   # the loader's warm-up pass
         "data_wait_time_s": wait_s if measured_accuracy else None,
-        "prepare_time_s": prepare_s if measured_accuracy else None,   # in the background thread, overlapped
-        # share of the loop's wall time the model's thread sat waiting for a batch
-        "stall_fraction": wait_s / raw["wall_s"] if measured_accuracy and raw["wall_s"] else None,
+        # share of the end-to-end time the model's thread sat waiting for a batch
+        "stall_fraction": wait_s / e2e_s if e2e_s else None,
+        # share of it the prepare thread sat waiting for the loader's workers
+        "loader_wait_fraction": sum(raw["loader_wait_s"]) / e2e_s if e2e_s else None,
+        "prepare_time_s": sum(raw["prepare_s"]) if measured_accuracy else None,   # overlapped with the model
         "compile_time_s": raw.get("compile_time_s"),
         "peak_memory_mib": raw.get("peak_memory_mib"),
         "skipped_bad_images": len(raw.get("bad_images", [])),

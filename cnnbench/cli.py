@@ -88,7 +88,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_batch_size: int
                       help="benchmark random images even where a dataset is present")
     data.add_argument("--workers", type=non_negative_int, default=None,
                       help="data loading worker processes (default: 4 with PIL decoding, as the "
-                           "original; all cores but one with the faster decoders)")
+                           "original; all cores but one with cpu decoding; up to 8 with gpu decoding)")
 
 
 

@@ -12,7 +12,7 @@ import alexnet_benchmark
 from cnnbench.benchmark import evaluate
 from cnnbench.cli import REPO_ROOT
 from cnnbench.data import open_dataset
-from cnnbench.decode import DeviceFeeder, Preprocess, collate_host
+from cnnbench.decode import DecodeOnDevice, DeviceFeeder, Preprocess, collate_host
 from cnnbench.modes import Mode, Runner
 from conftest import read_single_json
 
@@ -29,13 +29,14 @@ def jpegs(tmp_path_factory):
     return out
 
 
-def predictions(root, decode):
+def predictions(root, decode, workers=0):
     transforms = AlexNet_Weights.DEFAULT.transforms()
     dataset = open_dataset(root, transforms, decode)
     torch.manual_seed(0)
     runner = Runner(alexnet().eval(), Mode(), torch.device("cpu"))
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
-    raw = evaluate(runner, dataset, list(range(len(dataset))), 8, 0, 1, feeder, progress=False, keep_predictions=True)
+    raw = evaluate(runner, dataset, list(range(len(dataset))), 8, workers, 1, feeder, progress=False,
+                   keep_predictions=True)
     return torch.tensor(raw["predictions"]), raw
 
 
@@ -44,7 +45,7 @@ def test_cpu_decode_predicts_like_pil(jpegs):
     cpu, raw = predictions(jpegs, "cpu")
     assert len(pil) == len(cpu) == 40
     assert (pil == cpu).float().mean().item() >= CPU_PATH_AGREEMENT
-    assert len(raw["data_wait_s"]) == len(raw["prepare_s"]) == 5
+    assert len(raw["data_wait_s"]) == len(raw["prepare_s"]) == len(raw["loader_wait_s"]) == 5
 
 
 def test_preprocessing_matches_the_weights_transform(jpegs):
@@ -54,7 +55,7 @@ def test_preprocessing_matches_the_weights_transform(jpegs):
     cpu = open_dataset(jpegs, transforms, "cpu")
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
     reference = collate_host([pil[i] for i in range(4)]).crops
-    ours, _, _ = feeder(collate_host([cpu[i] for i in range(4)]))
+    ours, _ = feeder(collate_host([cpu[i] for i in range(4)]))
     assert ours.shape == reference.shape == (4, 3, 224, 224)
     assert (ours - reference).abs().mean().item() < 0.05   # normalized units: ~3 grey levels of 255
 
@@ -66,7 +67,8 @@ def test_stall_fraction_and_decoder_are_in_the_json(jpegs, tmp_path, decode):
          "--batch-size", "8", "--num-batches", "0", "--warmup", "1", "--quiet", "--output-dir", str(tmp_path)])
     assert alexnet_benchmark.main(args) == 0
     result = read_single_json(tmp_path)
-    assert 0 <= result["stall_fraction"] <= 1
+    assert 0 <= result["stall_fraction"] <= 1 and 0 <= result["loader_wait_fraction"] <= 1
+    assert result["startup_time_s"] > 0
     assert result["data_info"]["decode"] == decode and result["data_info"]["workers"] == 2
     assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
     assert result["total_images"] == 40
@@ -96,16 +98,26 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
     assert "needs torchvision's nvJPEG" in capsys.readouterr().err
 
 
+def test_gpu_path_workers_decode_in_batch_order(jpegs):
+    """The gpu path end to end on the CPU: workers from the fork server, every image through DecodeOnDevice."""
+    pil, _ = predictions(jpegs, "pil")
+    gpu_path, raw = predictions(jpegs, "gpu", workers=2)
+    assert gpu_path.tolist() == pil.tolist() and raw["startup_s"] > 0
+
+
 def test_gpu_split_batches_keep_their_order(jpegs):
-    """The gpu path's bookkeeping, run on the CPU: half the images arrive as bytes, half as crops."""
+    """The gpu path's worker side, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
-    split = collate_host([open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)])
-    assert 0 < len(split.encoded_paths) < 16 and all(Path(path).is_file() for path in split.encoded_paths)
-    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
-    images, labels, bad = feeder(split)
+    prep = Preprocess.from_transforms(transforms)
+    samples = [open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)]
+    split = collate_host(samples)
+    assert 0 < len(split.encoded_paths) < 16
+    files = torch.split(split.encoded, split.encoded_sizes)
+    assert [bytes(f.numpy()) for f in files] == [Path(p).read_bytes() for p in split.encoded_paths]
+    images, labels = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)(DecodeOnDevice("cpu", prep)(samples))
     pil = open_dataset(jpegs, transforms, "pil")
     reference = collate_host([pil[i] for i in range(16)])
-    assert not bad and labels.tolist() == [pil.samples[i][1] for i in range(16)]
+    assert labels.tolist() == [pil.samples[i][1] for i in range(16)]
     assert (images - reference.crops).abs().mean().item() < 0.05
 
 
@@ -119,9 +131,7 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     (folder / "empty.JPEG").write_bytes(b"")
     transforms = AlexNet_Weights.DEFAULT.transforms()
     dataset = open_dataset(tmp_path / "data", transforms, "gpu", 1.0)
-    split = collate_host([dataset[i] for i in range(len(dataset))])
-    assert len(split.encoded_paths) == 5 and split.crops is None
-    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
-    images, labels, bad = feeder(split)
-    assert sorted(Path(b.path).name for b in bad) == ["broken.JPEG", "empty.JPEG"]
-    assert images.shape == (3, 3, 224, 224) and labels.shape == (3,)
+    decoded = DecodeOnDevice("cpu", Preprocess.from_transforms(transforms))([dataset[i] for i in range(len(dataset))])
+    assert sorted(Path(b.path).name for b in decoded.bad) == ["broken.JPEG", "empty.JPEG"]
+    assert decoded.crops.shape == (3, 3, 224, 224) and decoded.crops.dtype == torch.uint8
+    assert decoded.crop_labels == [dataset.samples[0][1]] * 3
