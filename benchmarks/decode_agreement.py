@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Top-1 predictions of one model through each decode path, on the same images, against PIL's.
+"""Top-1/top-5 predictions of one model through each decode path, on the same images, against PIL's.
 
 Pretrained weights can't be fetched here, so the comparison is between paths, not against labels:
-the share of images whose predicted class matches the PIL path's, and the top-1/top-5 each path
-scores against the folder labels. Usage: python benchmarks/decode_agreement.py DATA --limit 2000
+the share of images whose predicted classes match the PIL path's, on logits centred over the
+images (decode.prediction_agreement: a random network's raw top-1 is one class for every image,
+shown here as raw_top1_distinct_classes), the top-1/top-5 each path scores against the folder
+labels, and how far each path's input pixels are from PIL's, in grey levels of 255.
+Usage: python benchmarks/decode_agreement.py DATA --limit 2000
 """
 
 import argparse
@@ -17,9 +20,28 @@ from torchvision.models import AlexNet_Weights
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.benchmark import evaluate  # noqa: E402
 from cnnbench.data import choose_indices, default_workers, open_dataset  # noqa: E402
-from cnnbench.decode import DeviceFeeder, Preprocess, gpu_decode_available  # noqa: E402
+from cnnbench.decode import (DecodeOnDevice, DeviceFeeder, Preprocess, collate_host,  # noqa: E402
+                             gpu_decode_available, prediction_agreement)
 from cnnbench.models import load_model  # noqa: E402
 from cnnbench.modes import Mode, Runner  # noqa: E402
+
+
+def pixel_differences(data: Path, transforms, decoders, device, count: int = 64) -> dict:
+    """Per path, |crop - PIL's crop| over `count` images, in grey levels (the uint8 scale)."""
+    prep = Preprocess.from_transforms(transforms)
+    pil = open_dataset(data, transforms, "pil")
+    indices = choose_indices(len(pil), count, seed=0)
+    mean, std = torch.tensor(prep.mean).view(1, 3, 1, 1), torch.tensor(prep.std).view(1, 3, 1, 1)
+    reference = (collate_host([pil[i] for i in indices]).crops * std + mean) * 255
+    differences = {}
+    for decode in decoders:
+        dataset = open_dataset(data, transforms, decode, gpu_share=1.0)
+        samples = [dataset[i] for i in indices]
+        crops = collate_host(samples).crops if decode == "cpu" else DecodeOnDevice(device, prep)(samples).crops
+        diff = (crops.float().cpu() - reference).abs()
+        differences[decode] = {"mean_abs": round(diff.mean().item(), 3), "max_abs": round(diff.max().item(), 1),
+                               "share_over_2": round((diff > 2).float().mean().item(), 4)}
+    return differences
 
 
 def main() -> int:
@@ -39,15 +61,18 @@ def main() -> int:
         indices = choose_indices(len(dataset), args.limit, seed=0)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
         raw = evaluate(runner, dataset, indices, 250, default_workers(decode), 2, feeder, progress=False,
-                       keep_predictions=True)
+                       keep_logits=True)
         n = sum(raw["batch_images"])
-        results[decode] = {"predictions": torch.tensor(raw["predictions"]), "images": n,
-                           "top1": sum(raw["batch_top1"]) / n, "top5": sum(raw["batch_top5"]) / n}
-    reference = results["pil"]["predictions"]
-    summary = {decode: {"images": r["images"], "top1": r["top1"], "top5": r["top5"],
-                        "top1_agreement_with_pil": (r["predictions"] == reference).float().mean().item()}
+        results[decode] = {"logits": raw["logits"], "top1": sum(raw["batch_top1"]) / n,
+                           "top5": sum(raw["batch_top5"]) / n}
+    reference = results["pil"]["logits"]
+    summary = {decode: {"top1": r["top1"], "top5": r["top5"],
+                        "raw_top1_distinct_classes": r["logits"].argmax(dim=1).unique().numel(),
+                        "agreement_with_pil": prediction_agreement(reference, r["logits"])}
                for decode, r in results.items()}
-    print(json.dumps({"weights": loaded.weights, "device": str(device), "paths": summary}, indent=2))
+    pixels = pixel_differences(args.data, transforms, [d for d in decoders if d != "pil"], device)
+    print(json.dumps({"weights": loaded.weights, "device": str(device), "paths": summary,
+                      "pixel_difference_from_pil_grey_levels": pixels}, indent=2))
     return 0
 
 

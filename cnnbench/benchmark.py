@@ -34,7 +34,7 @@ def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int) -> None
 
 def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int, feeder,
              skip_bad_images: bool = False, context=None, progress: bool = True,
-             keep_predictions: bool = False) -> dict:
+             keep_logits: bool = False) -> dict:
     """Score `indices` of `dataset`; time each forward; clock the loop end to end.
 
     Batches are prepared in a background thread (decode.Prefetcher) while the model runs. Per
@@ -58,7 +58,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
         pass
     startup_s = time.perf_counter() - started
     timer = RegionTimer(device)
-    hits, batch_images, waits_s, prepare_times, bad_images, predictions = [], [], [], [], [], []
+    hits, batch_images, waits_s, prepare_times, bad_images, kept_logits = [], [], [], [], [], []
     distributed.barrier(context, device)
     started = time.perf_counter()
     batches = iter(Prefetcher(loader, feeder))
@@ -82,8 +82,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
                 timer.stop()
                 hits.append(topk_correct(logits, labels))
                 batch_images.append(images.shape[0])
-                if keep_predictions:
-                    predictions.append(logits.argmax(dim=1))
+                if keep_logits:
+                    kept_logits.append(logits.float())
     finally:
         batches.close()   # stops the background thread, also when a bad image ends the run
     synchronize(device)
@@ -96,7 +96,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             "data_wait_s": waits_s, "loader_wait_s": [t.loader_wait_s for t in prepare_times],
             "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s,
             "wall_s": ended - started, "window_s": window_s,
-            "bad_images": bad_images, "predictions": torch.cat(predictions).tolist() if predictions else []}
+            "bad_images": bad_images, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
 
 
 def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmup: int, seed: int,

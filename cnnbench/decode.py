@@ -334,6 +334,23 @@ class Prefetcher:
             self._thread.join()
 
 
+def prediction_agreement(reference: torch.Tensor, logits: torch.Tensor) -> dict:
+    """How often one model's top-1 (and top-5) classes agree between two decode paths of the same images.
+
+    Pretrained weights can't be had everywhere, and a random network gives every image nearly
+    the same logits: one image-independent part leads, its top-1 is one class for all images,
+    and raw top-1 would agree trivially. So each path's logits are first centred on their mean
+    over the images, and the classes follow what differs between images; `distinct_classes`
+    shows that they do. The comparison is between paths, so any fixed function of the logits serves.
+    """
+    def top5(values):
+        return (values - values.mean(dim=0)).topk(5, dim=1).indices
+    ours, theirs = top5(logits), top5(reference)
+    return {"images": len(ours), "distinct_classes": theirs[:, 0].unique().numel(),
+            "top1_agreement": (ours[:, 0] == theirs[:, 0]).float().mean().item(),
+            "top5_agreement": (ours[:, :, None] == theirs[:, None, :]).any(dim=2).float().mean().item()}
+
+
 def gpu_decode_available(device: torch.device) -> bool:
     if device.type != "cuda":
         return False

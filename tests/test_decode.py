@@ -12,12 +12,13 @@ import alexnet_benchmark
 from cnnbench.benchmark import evaluate
 from cnnbench.cli import REPO_ROOT
 from cnnbench.data import open_dataset
-from cnnbench.decode import DecodeOnDevice, DeviceFeeder, Preprocess, collate_host
+from cnnbench.decode import DecodeOnDevice, DeviceFeeder, Preprocess, collate_host, prediction_agreement
 from cnnbench.modes import Mode, Runner
 from conftest import read_single_json
 
 # torchvision.io (libjpeg-turbo) and PIL decode the same files to within rounding, and resize with the
-# same antialiased bilinear filter; on these images the top-1 classes of one model must agree this often.
+# same antialiased bilinear filter; on these images one random model's top-1 classes (of centred
+# logits, see decode.prediction_agreement) must agree this often.
 CPU_PATH_AGREEMENT = 0.95
 
 
@@ -36,15 +37,16 @@ def predictions(root, decode, workers=0):
     runner = Runner(alexnet().eval(), Mode(), torch.device("cpu"))
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
     raw = evaluate(runner, dataset, list(range(len(dataset))), 8, workers, 1, feeder, progress=False,
-                   keep_predictions=True)
-    return torch.tensor(raw["predictions"]), raw
+                   keep_logits=True)
+    return raw["logits"], raw
 
 
 def test_cpu_decode_predicts_like_pil(jpegs):
     pil, _ = predictions(jpegs, "pil")
     cpu, raw = predictions(jpegs, "cpu")
-    assert len(pil) == len(cpu) == 40
-    assert (pil == cpu).float().mean().item() >= CPU_PATH_AGREEMENT
+    agreement = prediction_agreement(pil, cpu)
+    assert agreement["images"] == 40 and agreement["distinct_classes"] >= 20   # not one class for all
+    assert agreement["top1_agreement"] >= CPU_PATH_AGREEMENT
     assert len(raw["data_wait_s"]) == len(raw["prepare_s"]) == len(raw["loader_wait_s"]) == 5
 
 
@@ -102,7 +104,9 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     """The gpu path end to end on the CPU: workers from the fork server, every image through DecodeOnDevice."""
     pil, _ = predictions(jpegs, "pil")
     gpu_path, raw = predictions(jpegs, "gpu", workers=2)
-    assert gpu_path.tolist() == pil.tolist() and raw["startup_s"] > 0
+    agreement = prediction_agreement(pil, gpu_path)
+    assert agreement["images"] == 40 and agreement["top1_agreement"] >= CPU_PATH_AGREEMENT
+    assert raw["startup_s"] > 0
 
 
 def test_gpu_split_batches_keep_their_order(jpegs):
