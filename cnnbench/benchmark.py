@@ -39,8 +39,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
 
     Batches are prepared in a background thread (decode.Prefetcher) while the model runs. Per
     batch, four times: how long the model's thread waited for it (the stall), how long the
-    prepare thread waited for the loader's workers, how long that thread then spent on it (GPU
-    decode, resize, normalize; overlapped with the model), and the forward's own time on the
+    prepare thread waited for the loader's workers (which decode), how long that thread then
+    spent on it (copy, normalize; overlapped with the model), and the forward's own time on the
     device. Before the clock starts, the loader's warm-up pass gives each worker one batch
     (starting the worker and, on the gpu path, its CUDA context and nvJPEG); its time is kept
     apart as startup_s.

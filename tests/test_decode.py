@@ -118,7 +118,8 @@ def test_gpu_split_batches_keep_their_order(jpegs):
     assert 0 < len(split.encoded_paths) < 16
     files = torch.split(split.encoded, split.encoded_sizes)
     assert [bytes(f.numpy()) for f in files] == [Path(p).read_bytes() for p in split.encoded_paths]
-    images, labels = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)(DecodeOnDevice("cpu", prep)(samples))
+    feeder = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)
+    images, labels = feeder(DecodeOnDevice("cpu", prep)(samples))
     pil = open_dataset(jpegs, transforms, "pil")
     reference = collate_host([pil[i] for i in range(16)])
     assert labels.tolist() == [pil.samples[i][1] for i in range(16)]
