@@ -31,8 +31,8 @@ def pixel_differences(data: Path, transforms, decoders, device, count: int = 64)
     prep = Preprocess.from_transforms(transforms)
     pil = open_dataset(data, transforms, "pil")
     indices = choose_indices(len(pil), count, seed=0)
-    mean, std = torch.tensor(prep.mean).view(1, 3, 1, 1), torch.tensor(prep.std).view(1, 3, 1, 1)
-    reference = (collate_host([pil[i] for i in indices]).crops * std + mean) * 255
+    normalize = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)   # its mean and std, x255
+    reference = collate_host([pil[i] for i in indices]).crops * normalize.std + normalize.mean
     differences = {}
     for decode in decoders:
         dataset = open_dataset(data, transforms, decode, gpu_share=1.0)

@@ -28,8 +28,13 @@ from cnnbench.decode import (DecodeOnDevice, Preprocess, collate_host, decode_on
                              resize_and_crop_on_cpu)
 
 
+def encoded_samples(paths) -> list:
+    """What a gpu-path worker's dataset gives for these files (all of them left to nvJPEG)."""
+    return [("encoded", (path, read_encoded(path)), 0) for path in paths]
+
+
 def read_batch(paths):
-    return collate_host([("encoded", (path, read_encoded(path)), 0) for path in paths])
+    return collate_host(encoded_samples(paths))
 
 
 def files_of(batch, pinned: bool = False) -> list:
@@ -75,10 +80,10 @@ def main() -> int:
     paths = sorted(str(p) for p in args.data.rglob("*.JPEG"))[: args.batch_size * args.batches]
     batches = [paths[i:i + args.batch_size] for i in range(0, len(paths), args.batch_size)]
     decoder = DecodeOnDevice(device, Preprocess())
-    decoder([("encoded", (path, read_encoded(path)), 0) for path in batches[0]])   # nvJPEG's start-up
+    decoder(encoded_samples(batches[0]))   # nvJPEG's start-up
     stages = {"read": [], "decode": [], "stack_resize_crop": [], "worker_total": []}
     for batch in batches:
-        samples, seconds = timed(lambda: [("encoded", (path, read_encoded(path)), 0) for path in batch], device)
+        samples, seconds = timed(lambda: encoded_samples(batch), device)
         stages["read"].append(seconds)
         encoded = files_of(collate_host(samples), pinned=True)
         images, seconds = timed(lambda: tvio.decode_jpeg(encoded, device=device, mode=tvio.ImageReadMode.RGB), device)

@@ -121,7 +121,7 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
     distributed.barrier(context, device)
     window_s = time.perf_counter() - started
     return {"batch_times_ms": timer.times_ms(), "batch_images": [batch_size] * num_batches,
-            "batch_top1": [], "batch_top5": [], "data_wait_s": [], "prepare_s": [], "wall_s": wall_s,
+            "batch_top1": [], "batch_top5": [], "data_wait_s": [], "wall_s": wall_s,
             "window_s": window_s, "bad_images": []}
 
 

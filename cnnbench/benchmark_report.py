@@ -35,8 +35,9 @@ def summary_text(result: dict) -> str:
     if m["end_to_end_images_per_second"] is not None:
         lines.append(f"Throughput (end to end: loading + copy + model): {_num(m['end_to_end_images_per_second'])} "
                      f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
-        lines.append(f"Loader start-up (a warm-up batch per worker, not in the end-to-end figure): {m['startup_time_s']:.2f} s; "
-                     f"the prepare thread waited for the workers {_pct(m['loader_wait_fraction'])} of the time")
+        lines.append(f"Loader start-up (a warm-up batch per worker, not in the end-to-end figure): "
+                     f"{m['startup_time_s']:.2f} s; the prepare thread waited for the workers "
+                     f"{_pct(m['loader_wait_fraction'])} of the time")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "

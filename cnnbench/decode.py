@@ -245,7 +245,6 @@ class DecodeOnDevice:
             in_batch_order = sorted(range(len(positions)), key=positions.__getitem__)
             decoded.crops = torch.cat(parts)[torch.tensor(in_batch_order, device=self.device)]
             decoded.crop_labels = [labels[i] for i in in_batch_order]
-            decoded.crop_positions = sorted(positions)
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
         return decoded
@@ -255,7 +254,7 @@ class DeviceFeeder:
     """Turns HostBatches of crops into normalized float batches on the device."""
 
     def __init__(self, device: torch.device, prep: Preprocess, normalized_crops: bool):
-        self.device, self.prep, self.normalized_crops = device, prep, normalized_crops
+        self.device, self.normalized_crops = device, normalized_crops
         self.mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1) * 255
 

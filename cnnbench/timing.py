@@ -53,7 +53,6 @@ class RegionTimer:
         return list(self._host_ms)
 
 
-
 def time_calls(fn, device: torch.device, iterations: int, warmup: int) -> list:
     """Milliseconds of each of `iterations` calls of fn(), after `warmup` untimed calls."""
     for _ in range(warmup):
