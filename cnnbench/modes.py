@@ -107,7 +107,9 @@ class Runner:
                 verify_input = torch.randn(2, 3, 224, 224)
             self.rewrite_check = verify_rewrite(model, fast, self._cast(verify_input), mode)
             model = fast
-        self.eager_model = model
+        # inference only: batches are loaded in inference mode, and a forward that needs no grad
+        # never tries to save them for backward, whoever calls run() and under which grad mode
+        self.eager_model = model.requires_grad_(False)
         self.model = model
         if mode.compiled:
             torch._dynamo.reset()  # static shapes per batch size: no reuse of an earlier compile

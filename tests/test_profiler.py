@@ -69,3 +69,15 @@ def test_profiler_reports_the_rewritten_layers(tmp_path):
     layers = read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"][0]["layers"]
     assert [(row["type"], row["kind"]) for row in layers[:3]] == [
         ("SpaceToDepthConv2d", "conv"), ("MaxPool2d", "pooling"), ("BiasReLU", "activation")]
+
+
+@pytest.mark.parametrize("flags", [["--channels-last"], ["--precision", "bf16"], ["--precision", "fp16"]])
+def test_profiler_runs_in_every_precision_and_layout(tmp_path, flags):
+    """The unprofiled timing ran the forward outside inference mode and crashed on inference tensors."""
+    args = alexnet_profiler.get_args_parser().parse_args(
+        ["--device", "cpu", "--weights", "none", "--synthetic", "--batch-sizes", "1", "--steps", "1",
+         "--warmup", "1", "--output-dir", str(tmp_path), *flags])
+    assert alexnet_profiler.main(args) == 0
+    per_batch = read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"][0]
+    assert per_batch["unprofiled"]["median_ms"] > 0
+    assert sum(layer["time_us"] for layer in per_batch["layers"]) == pytest.approx(per_batch["profiled_forward_us"])
