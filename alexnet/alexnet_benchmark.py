@@ -18,8 +18,12 @@ from cnnbench.benchmark import cell_metrics, run_cell  # noqa: E402
 from cnnbench.benchmark_report import plot_run, plot_sweep, summary_text, sweep_csv, sweep_table  # noqa: E402
 from cnnbench.cli import (UserError, add_model_arguments, choice_list, entry_point, int_list,  # noqa: E402
                           non_negative_int, output_dir, single_precision)
-from cnnbench.data import choose_data, choose_indices, default_workers, images_at, open_dataset  # noqa: E402
-from cnnbench.decode import DECODERS, GPU_SHARE, DeviceFeeder, Preprocess, gpu_decode_available  # noqa: E402
+from cnnbench.batches import DeviceFeeder  # noqa: E402
+from cnnbench.data import (DECODERS, GPU_SHARE, choose_data, choose_indices, default_workers, images_at,  # noqa: E402
+                           open_dataset)
+from cnnbench.fidelity import decode_fidelity  # noqa: E402
+from cnnbench.gpu_decode import resolve_decode  # noqa: E402
+from cnnbench.preprocess import CODEC_LIBRARY, Preprocess  # noqa: E402
 from cnnbench.device import environment  # noqa: E402
 from cnnbench.models import load_model  # noqa: E402
 from cnnbench.modes import EXECUTIONS, SELF_GRAPHING_COMPILE_MODES, Mode, check_mode  # noqa: E402
@@ -64,10 +68,11 @@ def get_args_parser() -> argparse.ArgumentParser:
                           f"compile+cuda-graphs only with a compile mode that does not capture graphs itself; "
                           f"eager elsewhere)")
     run.add_argument("--decode", choices=DECODERS, default=None,
-                     help="JPEG decoding: pil (the original pipeline), cpu (torchvision.io in the workers), "
-                          "gpu (batched nvJPEG in each worker) (default: the fastest available)")
+                     help="JPEG decoding: pil (the original pipeline), cpu (libjpeg-turbo in the workers), "
+                          "gpu (in each worker on the GPU: nvimgcodec where installed, else nvjpeg), or one "
+                          "of nvimgcodec, nvjpeg by name (default: gpu where available, else cpu)")
     run.add_argument("--gpu-decode-share", type=float, default=GPU_SHARE,
-                     help=f"with --decode gpu, the share of images nvJPEG decodes; the workers decode the "
+                     help=f"with a gpu decoder, the share of images it decodes; the workers decode the "
                           f"rest with libjpeg-turbo (default: {GPU_SHARE})")
     run.add_argument("--skip-bad-images", action="store_true",
                      help="skip undecodable images (counted in the JSON) instead of stopping")
@@ -136,9 +141,7 @@ def _run(args, context, device) -> int:
     else:
         if not loaded.pretrained:
             say("NOTE: --weights none: accuracy is that of an untrained model")
-        decode = args.decode or ("gpu" if gpu_decode_available(device) else "cpu")
-        if decode == "gpu" and not gpu_decode_available(device):
-            raise UserError(f"--decode gpu needs torchvision's nvJPEG decoding on a CUDA device (this run: {device})")
+        decode = resolve_decode(args.decode, device)
         if args.workers is None:
             args.workers = default_workers(decode)
         if not 0 <= args.gpu_decode_share <= 1:
@@ -152,7 +155,8 @@ def _run(args, context, device) -> int:
         data.info = {"kind": "imagefolder", "root": str(data.root), "dataset_images": len(dataset),
                      "classes_present": len(dataset.classes), "scored_images": len(chosen),
                      "subset_seed": args.seed if len(chosen) < len(dataset) else None, "scored": scope,
-                     "transforms": str(loaded.transforms), "decode": decode, "workers": args.workers}
+                     "transforms": str(loaded.transforms), "decode": decode, "workers": args.workers,
+                     "codec_library": CODEC_LIBRARY}
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
             f"decoding: {decode}, {args.workers} workers")
 
@@ -180,6 +184,9 @@ def _run(args, context, device) -> int:
                 f"p50 {metrics['batch_time_ms_p50']:.3f} ms")
     if not context.is_main:
         return 0
+    if dataset is not None:   # after the timed cells: how far this run's inputs are from the reference
+        data.info["input_fidelity"] = decode_fidelity(data.root, loaded.transforms, decode, device, chosen, args.seed,
+                                                      args.gpu_decode_share)
 
     env = environment(device)
     out = output_dir(args)

@@ -3,9 +3,9 @@
 
 Pretrained weights can't be fetched here, so the comparison is between paths, not against labels:
 the share of images whose predicted classes match the PIL path's, on logits centred over the
-images (decode.prediction_agreement: a random network's raw top-1 is one class for every image,
+images (fidelity.prediction_agreement: a random network's raw top-1 is one class for every image,
 shown here as raw_top1_distinct_classes), the top-1/top-5 each path scores against the folder
-labels, and how far each path's input pixels are from PIL's, in grey levels of 255.
+labels, and how far each path's input pixels are from PIL's (fidelity.decode_fidelity).
 Usage: python benchmarks/decode_agreement.py DATA --limit 2000
 """
 
@@ -18,30 +18,27 @@ import torch
 from torchvision.models import AlexNet_Weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnbench.batches import DeviceFeeder  # noqa: E402
 from cnnbench.benchmark import evaluate  # noqa: E402
 from cnnbench.data import choose_indices, default_workers, open_dataset  # noqa: E402
-from cnnbench.decode import (DecodeOnDevice, DeviceFeeder, Preprocess, collate_host,  # noqa: E402
-                             gpu_decode_available, prediction_agreement)
+from cnnbench.fidelity import decode_fidelity, prediction_agreement  # noqa: E402
+from cnnbench.gpu_decode import GPU_DECODERS, make_gpu_decoder  # noqa: E402
+from cnnbench.errors import UserError  # noqa: E402
 from cnnbench.models import load_model  # noqa: E402
 from cnnbench.modes import Mode, Runner  # noqa: E402
+from cnnbench.preprocess import Preprocess  # noqa: E402
 
 
-def pixel_differences(data: Path, transforms, decoders, device, count: int = 64) -> dict:
-    """Per path, |crop - PIL's crop| over `count` images, in grey levels (the uint8 scale)."""
-    prep = Preprocess.from_transforms(transforms)
-    pil = open_dataset(data, transforms, "pil")
-    indices = choose_indices(len(pil), count, seed=0)
-    normalize = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)   # its mean and std, x255
-    reference = collate_host([pil[i] for i in indices]).crops * normalize.std + normalize.mean
-    differences = {}
-    for decode in decoders:
-        dataset = open_dataset(data, transforms, decode, gpu_share=1.0)
-        samples = [dataset[i] for i in indices]
-        crops = collate_host(samples).crops if decode == "cpu" else DecodeOnDevice(device, prep)(samples).crops
-        diff = (crops.float().cpu() - reference).abs()
-        differences[decode] = {"mean_abs": round(diff.mean().item(), 3), "max_abs": round(diff.max().item(), 1),
-                               "share_over_2": round((diff > 2).float().mean().item(), 4)}
-    return differences
+def gpu_decoders_here(device) -> list:
+    if device.type != "cuda":
+        return []
+    found = []
+    for name in GPU_DECODERS:
+        try:
+            found.append(make_gpu_decoder(name, device).name)
+        except UserError:
+            pass
+    return found
 
 
 def main() -> int:
@@ -54,10 +51,10 @@ def main() -> int:
     loaded = load_model("alexnet", args.weights, seed=0, allow_random_fallback=True)
     transforms = loaded.transforms or AlexNet_Weights.DEFAULT.transforms()
     runner = Runner(loaded.model, Mode(), device)   # fp32, TF32 off: differences come from decoding
-    decoders = ["pil", "cpu"] + (["gpu"] if gpu_decode_available(device) else [])
-    results = {}
+    decoders = ["pil", "cpu"] + gpu_decoders_here(device)
+    results, pixels = {}, {}
     for decode in decoders:
-        dataset = open_dataset(args.data, transforms, decode, gpu_share=1.0)   # gpu: every image through nvJPEG
+        dataset = open_dataset(args.data, transforms, decode, gpu_share=1.0)   # gpu: every image through it
         indices = choose_indices(len(dataset), args.limit, seed=0)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
         raw = evaluate(runner, dataset, indices, 250, default_workers(decode), 2, feeder, progress=False,
@@ -65,14 +62,14 @@ def main() -> int:
         n = sum(raw["batch_images"])
         results[decode] = {"logits": raw["logits"], "top1": sum(raw["batch_top1"]) / n,
                            "top5": sum(raw["batch_top5"]) / n}
+        pixels[decode] = decode_fidelity(args.data, transforms, decode, device, indices)
     reference = results["pil"]["logits"]
     summary = {decode: {"top1": r["top1"], "top5": r["top5"],
                         "raw_top1_distinct_classes": r["logits"].argmax(dim=1).unique().numel(),
                         "agreement_with_pil": prediction_agreement(reference, r["logits"])}
                for decode, r in results.items()}
-    pixels = pixel_differences(args.data, transforms, [d for d in decoders if d != "pil"], device)
     print(json.dumps({"weights": loaded.weights, "device": str(device), "paths": summary,
-                      "pixel_difference_from_pil_grey_levels": pixels}, indent=2))
+                      "pixel_difference_from_pil": pixels}, indent=2))
     return 0
 
 

@@ -13,9 +13,10 @@ from tqdm import tqdm
 
 from . import distributed
 from .data import make_loader, synthetic_batch
-from .decode import Prefetcher, undecodable
+from .batches import undecodable
 from .device import empty_cache, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .modes import Runner
+from .prefetch import Prefetcher
 from .timing import RegionTimer, clock_name, latency_stats
 
 
@@ -37,7 +38,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
              keep_logits: bool = False) -> dict:
     """Score `indices` of `dataset`; time each forward; clock the loop end to end.
 
-    Batches are prepared in a background thread (decode.Prefetcher) while the model runs. Per
+    Batches are prepared in a background thread (prefetch.Prefetcher) while the model runs. Per
     batch, four times: how long the model's thread waited for it (the stall), how long the
     prepare thread waited for the loader's workers (which decode), how long that thread then
     spent on it (copy, normalize; overlapped with the model), and the forward's own time on the
@@ -53,12 +54,12 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     _warm_up_shapes(runner, shapes, warmup, seed=0)
 
     loader = make_loader(dataset, indices, batch_size, workers, device)
-    started = time.perf_counter()
-    for _ in loader:   # the warm-up pass; its batches come again in the timed one
-        pass
+    created_at, started = time.time(), time.perf_counter()
+    reports = [batch.startup for batch in loader if batch.startup]  # the warm-up pass; its batches come again
     startup_s = time.perf_counter() - started
     timer = RegionTimer(device)
     hits, batch_images, waits_s, prepare_times, bad_images, kept_logits = [], [], [], [], [], []
+    cpu_fallback = 0
     distributed.barrier(context, device)
     started = time.perf_counter()
     batches = iter(Prefetcher(loader, feeder))
@@ -67,9 +68,11 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             for _ in tqdm(range(len(loader)), desc="batches", unit="batch", disable=not progress,
                           leave=False, dynamic_ncols=True):
                 wait_start = time.perf_counter()
-                images, labels, bad, times = next(batches)
+                images, labels, worker_batch, times = next(batches)
                 waits_s.append(time.perf_counter() - wait_start)
                 prepare_times.append(times)
+                cpu_fallback += worker_batch.cpu_fallback
+                bad = worker_batch.bad
                 if bad:
                     if not skip_bad_images:
                         raise undecodable(bad[0], "; remove or replace it, or pass --skip-bad-images")
@@ -95,8 +98,19 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             "batch_top1": [h[0] for h in per_batch_hits], "batch_top5": [h[1] for h in per_batch_hits],
             "data_wait_s": waits_s, "loader_wait_s": [t.loader_wait_s for t in prepare_times],
             "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s,
+            "startup_breakdown": startup_breakdown(created_at, reports),
             "wall_s": ended - started, "window_s": window_s,
-            "bad_images": bad_images, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
+            "bad_images": bad_images, "cpu_fallback_images": cpu_fallback, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
+
+
+def startup_breakdown(created_at: float, reports: list) -> dict:
+    """Where the loader's start-up went, from each worker's first-batch report (data.StartupClock)."""
+    if not reports:
+        return {}
+    return {"workers_reporting": len(reports),
+            "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
+            "worker_init_s_max": max(r["worker_init_s"] for r in reports),
+            "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
 
 
 def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmup: int, seed: int,
@@ -177,6 +191,7 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "end_to_end_images_per_second": images / e2e_s if e2e_s else None,
         "end_to_end_time_s": e2e_s,
         "startup_time_s": raw["startup_s"] if measured_accuracy else None,   # the loader's warm-up pass
+        "startup_breakdown": raw.get("startup_breakdown") if measured_accuracy else None,
         "data_wait_time_s": wait_s if measured_accuracy else None,
         # share of the end-to-end time the model's thread sat waiting for a batch
         "stall_fraction": wait_s / e2e_s if e2e_s else None,
@@ -186,6 +201,8 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "compile_time_s": raw.get("compile_time_s"),
         "peak_memory_mib": raw.get("peak_memory_mib"),
         "skipped_bad_images": len(raw.get("bad_images", [])),
+        # files a GPU decoder could not take (CMYK, progressive ...), decoded on the CPU instead
+        "cpu_fallback_images": raw.get("cpu_fallback_images") if measured_accuracy else None,
     }
     metrics.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
     return metrics

@@ -25,7 +25,14 @@ def summary_text(result: dict) -> str:
     if m["data"] == "synthetic":
         lines.append(f"Data: SYNTHETIC random images ({m['data_info']['reason']}); accuracy not measured")
     else:
-        lines.append(f"Data: {m['data_info']['root']} ({m['data_info']['scored']})")
+        info = m["data_info"]
+        lines.append(f"Data: {info['root']} ({info['scored']})")
+        fidelity = info.get("input_fidelity") or {}
+        if fidelity.get("images"):
+            lines.append(f"Decoding: {info['decode']}, {info['workers']} workers; inputs vs PIL + the weights' "
+                         f"transforms over {fidelity['images']} of the run's images: mean "
+                         f"{fidelity['mean_abs_grey_levels']:.2f}, max {fidelity['max_abs_grey_levels']:.0f} grey levels"
+                         + (" (exact within one grey level)" if fidelity["within_one_grey_level"] else ""))
     lines += [
         f"Weights: {m['weights']['loaded']}",
         f"Total images processed: {m['total_images']:,}" + (f" on {m['world_size']} processes" if m['world_size'] > 1 else ""),
@@ -38,6 +45,11 @@ def summary_text(result: dict) -> str:
         lines.append(f"Loader start-up (a warm-up batch per worker, not in the end-to-end figure): "
                      f"{m['startup_time_s']:.2f} s; the prepare thread waited for the workers "
                      f"{_pct(m['loader_wait_fraction'])} of the time")
+        startup = m.get("startup_breakdown") or {}
+        if startup:
+            lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s, worker init "
+                         f"(CUDA, decoder) up to {startup['worker_init_s_max']:.2f} s, first batch's collate up to "
+                         f"{startup['first_collate_s_max']:.2f} s")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "
@@ -54,6 +66,8 @@ def summary_text(result: dict) -> str:
         lines.append(f"Compile time (not in the figures above): {m['compile_time_s']:.1f} s")
     if m["top1_accuracy"] is not None:
         lines += [f"Top-1 accuracy: {_pct(m['top1_accuracy'])}", f"Top-5 accuracy: {_pct(m['top5_accuracy'])}"]
+    if m.get("cpu_fallback_images"):
+        lines.append(f"Files the GPU decoder could not take, decoded on the CPU: {m['cpu_fallback_images']:,}")
     if m.get("skipped_bad_images"):
         lines.append(f"Skipped undecodable images: {m['skipped_bad_images']}")
     lines.append(RULE)

@@ -5,17 +5,9 @@ import functools
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_PATH = REPO_ROOT / "data" / "imagenet"
+from .errors import DEFAULT_DATA_PATH, REPO_ROOT, UserError
+
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
-
-
-class UserError(Exception):
-    """An expected mistake (missing data, a bad value, no memory): one line, non-zero exit."""
-
-    def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def positive_int(text: str) -> int:

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,12 +11,17 @@ import torchvision.io as tvio
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
-from .cli import DEFAULT_DATA_PATH, UserError
-from .decode import (GPU_SHARE, BadImage, DecodeOnDevice, Preprocess, collate_host, decode_on_cpu, decoded_on_gpu,
-                     read_encoded, resize_and_crop_on_cpu, undecodable)
+from .batches import BadImage, collate_crops, decoded_on_gpu, read_encoded, undecodable
+from .errors import DEFAULT_DATA_PATH, UserError
+from .gpu_decode import GPU_DECODERS, DecodeOnDevice
+from .preprocess import Preprocess, crop_on_cpu
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
 IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
+# pil: the original pipeline; cpu: libjpeg-turbo in the workers; gpu: the best GPU decoder here
+# (nvimgcodec where installed, else nvjpeg); nvimgcodec and nvjpeg name one
+DECODERS = ("pil", "cpu", "gpu") + GPU_DECODERS
+GPU_SHARE = 1.0   # of each batch decoded on the GPU; the rest by libjpeg-turbo in the same worker
 
 
 def imagenet_wnids() -> list:
@@ -39,10 +45,11 @@ class ImageNetFolder(datasets.ImageFolder):
     """An ImageFolder whose labels are ImageNet-1k indices, not ranks among the folders present.
 
     A subset of classes (Imagenette, a few val classes) is then scored against the right logits.
-    Each sample is tagged for decode.collate_host: a "crop" (decoded and transformed in the worker:
-    PIL with the weights' transforms, or torchvision.io to a uint8 crop), the path and bytes of an
-    "encoded" file for the GPU to decode, or a "bad" BadImage naming a file that could not be read, so that
-    the main process can name it instead of a worker dying.
+    Each sample is tagged for the loader's collate function: a "crop" (decoded and transformed in
+    the worker: PIL with the weights' transforms, or libjpeg-turbo to a uint8 crop), the path and
+    bytes of an "encoded" file for the worker's GPU decoder (decode: a name in GPU_DECODERS), or a
+    "bad" BadImage naming a file that could not be read, so that the main process can name it
+    instead of a worker dying.
     """
 
     def __init__(self, root, transform=None, decode: str = "pil", prep: Preprocess = None,
@@ -67,9 +74,9 @@ class ImageNetFolder(datasets.ImageFolder):
                 return "bad", BadImage(path, str(error) or type(error).__name__), target
             return "crop", self.transform(image) if self.transform else image, target
         try:
-            if self.decode == "gpu" and decoded_on_gpu(index, self.gpu_share):
+            if self.decode in GPU_DECODERS and decoded_on_gpu(index, self.gpu_share):
                 return "encoded", (path, read_encoded(path)), target   # read here, off the main process
-            return "crop", resize_and_crop_on_cpu(decode_on_cpu(tvio.read_file(path)), self.prep), target
+            return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 
@@ -132,7 +139,7 @@ def open_dataset(root: Path, transform, decode: str = "pil", gpu_share: float = 
 
 def images_at(dataset: ImageNetFolder, indices) -> torch.Tensor:
     """The normalized images at these indices of a PIL-decoding dataset, stacked on the CPU."""
-    batch = collate_host([dataset[i] for i in indices])
+    batch = collate_crops([dataset[i] for i in indices])
     if batch.bad:
         raise undecodable(batch.bad[0])
     return batch.crops
@@ -189,23 +196,48 @@ def _cuda_capable_workers():
 
 
 def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device) -> DataLoader:
-    """Persistent, prefetching workers; batches come back as decode.HostBatch.
+    """Persistent, prefetching workers; batches come back as batches.WorkerBatch.
 
     Iterate once to warm the workers up (WarmUpFirst), then again for the real pass. On the gpu
-    path the workers decode on `device` (decode.DecodeOnDevice).
+    paths the workers decode on `device` (gpu_decode.DecodeOnDevice).
     """
-    on_device = getattr(dataset, "decode", None) == "gpu"
+    on_device = getattr(dataset, "decode", None) in GPU_DECODERS
+    collate = StartupClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_crops)
     return DataLoader(dataset, batch_sampler=WarmUpFirst(list(indices), batch_size, workers), num_workers=workers,
-                      pin_memory=device.type == "cuda" and not on_device,
-                      collate_fn=DecodeOnDevice(device, dataset.prep) if on_device else collate_host,
+                      pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
                       multiprocessing_context=_cuda_capable_workers() if on_device and workers > 0 else None,
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
-                      worker_init_fn=_one_thread_per_worker)
+                      worker_init_fn=collate.worker_init)
 
 
-def _one_thread_per_worker(_worker_id: int) -> None:
-    """Each worker decodes one image at a time; torch's intra-op threads would oversubscribe the cores."""
-    torch.set_num_threads(1)
+class StartupClock:
+    """A collate function that also reports, on each worker's first batch, where its start-up went.
+
+    worker_init runs first in each worker: one intra-op thread (each worker decodes one image at a
+    time; more would oversubscribe the cores), then the collate's own warm_up (a GPU decoder's CUDA
+    context, decoder and cuBLAS handle), timed apart from the first batch.
+    """
+
+    def __init__(self, collate):
+        self.collate = collate
+        self._started_at = self._init_s = None
+
+    def worker_init(self, _worker_id: int) -> None:
+        self._started_at = time.time()
+        torch.set_num_threads(1)
+        warm_up = getattr(self.collate, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+        self._init_s = time.time() - self._started_at
+
+    def __call__(self, samples):
+        started = time.time()
+        batch = self.collate(samples)
+        if self._started_at is not None:    # the first batch in this worker
+            batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
+                             "first_collate_s": time.time() - started}
+            self._started_at = None
+        return batch
 
 
 GPU_PATH_WORKERS = 8   # on an H200: 16.8k images/s end to end, 17.1k with 15; each costs a CUDA context
@@ -216,7 +248,7 @@ def default_workers(decode: str) -> int:
     if decode == "pil":
         return 4
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(min(cores - 1, GPU_PATH_WORKERS if decode == "gpu" else cores), 1)
+    return max(min(cores - 1, GPU_PATH_WORKERS if decode in DECODERS[2:] else cores), 1)
 
 
 def synthetic_batch(batch_size: int, device, dtype=torch.float32, seed: int = 0, size: int = 224):

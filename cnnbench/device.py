@@ -7,7 +7,7 @@ import subprocess
 import torch
 import torchvision
 
-from .cli import UserError
+from .errors import UserError
 
 
 def resolve_device(name: str) -> torch.device:

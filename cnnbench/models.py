@@ -11,7 +11,7 @@ from torchvision import models as tv_models
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification
 
-from .cli import UserError
+from .errors import UserError
 
 # An offline machine can hang on a download for minutes; a short timeout turns that into an error.
 DOWNLOAD_TIMEOUT_S = 20

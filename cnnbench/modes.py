@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .cli import UserError
+from .errors import UserError
 from .device import synchronize
 from .rewrites import rewrite_model, verify_rewrite
 

@@ -7,7 +7,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from .cli import UserError
+from .errors import UserError
 
 
 def timestamp() -> str:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli import UserError
+from .errors import UserError
 
 # Rewrite only where the input has few channels: there the reduction is too narrow for tensor cores.
 MAX_INPUT_CHANNELS = 4

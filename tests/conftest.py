@@ -49,3 +49,14 @@ def read_single_json(directory: Path, pattern: str = "*.json") -> dict:
     files = sorted(directory.glob(pattern))
     assert len(files) == 1, files
     return json.loads(files[0].read_text())
+
+
+def pytest_collection_modifyitems(config, items):
+    """CPU machines (CI among them) skip the CUDA set, and say why."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device here: the cuda set runs on a GPU machine "
+                                   "(pytest -m cuda, or benchmarks/gpu_acceptance.py)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

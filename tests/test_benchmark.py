@@ -10,7 +10,7 @@ from PIL import Image
 
 import alexnet_benchmark
 import cnnbench.data
-from cnnbench.cli import REPO_ROOT
+from cnnbench.errors import REPO_ROOT
 from conftest import WNIDS, make_image_folder, read_single_json
 
 CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet"]

@@ -10,9 +10,12 @@ from torchvision.models import AlexNet_Weights, alexnet
 
 import alexnet_benchmark
 from cnnbench.benchmark import evaluate
-from cnnbench.cli import REPO_ROOT
+from cnnbench.errors import REPO_ROOT
 from cnnbench.data import open_dataset
-from cnnbench.decode import DecodeOnDevice, DeviceFeeder, Preprocess, collate_host, prediction_agreement
+from cnnbench.batches import DeviceFeeder, collate_crops
+from cnnbench.fidelity import prediction_agreement
+from cnnbench.gpu_decode import DecodeOnDevice
+from cnnbench.preprocess import Preprocess
 from cnnbench.modes import Mode, Runner
 from conftest import read_single_json
 
@@ -56,8 +59,8 @@ def test_preprocessing_matches_the_weights_transform(jpegs):
     pil = open_dataset(jpegs, transforms, "pil")
     cpu = open_dataset(jpegs, transforms, "cpu")
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
-    reference = collate_host([pil[i] for i in range(4)]).crops
-    ours, _ = feeder(collate_host([cpu[i] for i in range(4)]))
+    reference = collate_crops([pil[i] for i in range(4)]).crops
+    ours, _ = feeder(collate_crops([cpu[i] for i in range(4)]))
     assert ours.shape == reference.shape == (4, 3, 224, 224)
     assert (ours - reference).abs().mean().item() < 0.05   # normalized units: ~3 grey levels of 255
 
@@ -97,13 +100,13 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
         ["--data-path", str(jpegs), "--weights", "none", "--device", "cpu", "--decode", "gpu",
          "--output-dir", str(tmp_path)])
     assert alexnet_benchmark.main(args) == 2
-    assert "needs torchvision's nvJPEG" in capsys.readouterr().err
+    assert "GPU JPEG decoding needs a CUDA device" in capsys.readouterr().err
 
 
 def test_gpu_path_workers_decode_in_batch_order(jpegs):
     """The gpu path end to end on the CPU: workers from the fork server, every image through DecodeOnDevice."""
     pil, _ = predictions(jpegs, "pil")
-    gpu_path, raw = predictions(jpegs, "gpu", workers=2)
+    gpu_path, raw = predictions(jpegs, "nvjpeg", workers=2)   # nvjpeg on a CPU device: libjpeg-turbo, batched
     agreement = prediction_agreement(pil, gpu_path)
     assert agreement["images"] == 40 and agreement["top1_agreement"] >= CPU_PATH_AGREEMENT
     assert raw["startup_s"] > 0
@@ -113,15 +116,12 @@ def test_gpu_split_batches_keep_their_order(jpegs):
     """The gpu path's worker side, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
     prep = Preprocess.from_transforms(transforms)
-    samples = [open_dataset(jpegs, transforms, "gpu", 0.5)[i] for i in range(16)]
-    split = collate_host(samples)
-    assert 0 < len(split.encoded_paths) < 16
-    files = torch.split(split.encoded, split.encoded_sizes)
-    assert [bytes(f.numpy()) for f in files] == [Path(p).read_bytes() for p in split.encoded_paths]
+    samples = [open_dataset(jpegs, transforms, "nvjpeg", 0.5)[i] for i in range(16)]
+    assert 0 < sum(kind == "encoded" for kind, _, _ in samples) < 16
     feeder = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)
-    images, labels = feeder(DecodeOnDevice("cpu", prep)(samples))
+    images, labels = feeder(DecodeOnDevice("cpu", prep, "nvjpeg")(samples))
     pil = open_dataset(jpegs, transforms, "pil")
-    reference = collate_host([pil[i] for i in range(16)])
+    reference = collate_crops([pil[i] for i in range(16)])
     assert labels.tolist() == [pil.samples[i][1] for i in range(16)]
     assert (images - reference.crops).abs().mean().item() < 0.05
 
@@ -135,8 +135,9 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     (folder / "broken.JPEG").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "empty.JPEG").write_bytes(b"")
     transforms = AlexNet_Weights.DEFAULT.transforms()
-    dataset = open_dataset(tmp_path / "data", transforms, "gpu", 1.0)
-    decoded = DecodeOnDevice("cpu", Preprocess.from_transforms(transforms))([dataset[i] for i in range(len(dataset))])
+    dataset = open_dataset(tmp_path / "data", transforms, "nvjpeg", 1.0)
+    decoded = DecodeOnDevice("cpu", Preprocess.from_transforms(transforms), "nvjpeg")(
+        [dataset[i] for i in range(len(dataset))])
     assert sorted(Path(b.path).name for b in decoded.bad) == ["broken.JPEG", "empty.JPEG"]
     assert decoded.crops.shape == (3, 3, 224, 224) and decoded.crops.dtype == torch.uint8
-    assert decoded.crop_labels == [dataset.samples[0][1]] * 3
+    assert decoded.labels == [dataset.samples[0][1]] * 3

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from cnnbench.cli import REPO_ROOT
+from cnnbench.errors import REPO_ROOT
 from cnnbench.distributed import DistContext, shard
 from conftest import WNIDS, make_image_folder, read_single_json
 

@@ -9,7 +9,7 @@ import pytest
 import scipy.io
 
 from cnnbench import imagenet_setup
-from cnnbench.cli import REPO_ROOT
+from cnnbench.errors import REPO_ROOT
 
 # ILSVRC2012_IDs are not in wnid order: ID 1 is the 3rd wnid here, as in the real devkit.
 LEAVES = {1: "n02119789", 2: "n02100735", 3: "n01440764"}

@@ -11,7 +11,7 @@ from PIL import Image
 from torchvision.models import alexnet
 
 import alexnet_benchmark
-from cnnbench.cli import REPO_ROOT, UserError
+from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.modes import Mode, Runner, check_mode
 from cnnbench.rewrites import BiasReLU, SpaceToDepthConv2d, rewrite_model
 from conftest import WNIDS, make_image_folder

@@ -1,0 +1,85 @@
+"""What a loader worker hands the main process for one batch, and how it becomes model input."""
+
+import zlib
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import UserError
+from .preprocess import Preprocess
+
+
+@dataclass
+class BadImage:
+    """Stands in for an image that could not be read or decoded, so the main process can name it."""
+    path: str
+    reason: str
+
+
+def undecodable(bad: BadImage, hint: str = "") -> UserError:
+    return UserError(f"cannot decode image {bad.path} ({bad.reason}){hint}")
+
+
+def read_encoded(path: str) -> bytes:
+    """A file's bytes for a GPU decoder, read in a loader worker; an empty file is an OSError."""
+    with open(path, "rb") as file:
+        data = file.read()
+    if not data:
+        raise OSError("empty file")
+    return data
+
+
+def decoded_on_gpu(index: int, gpu_share: float) -> bool:
+    """A fixed, well-spread choice of which images the GPU decodes."""
+    return zlib.crc32(index.to_bytes(8, "little")) % 1000 < gpu_share * 1000
+
+
+@dataclass
+class WorkerBatch:
+    """One batch as a loader worker returns it: decoded crops in batch order, their labels, failures.
+
+    crops are uint8 on the cpu path, uint8 already on the device on the gpu paths (the worker
+    decoded them there; CUDA IPC hands them over), normalized float on the PIL path.
+    """
+    crops: torch.Tensor = None
+    labels: list = field(default_factory=list)
+    bad: list = field(default_factory=list)          # BadImage entries
+    cpu_fallback: int = 0     # files a GPU decoder could not take (CMYK, progressive ...), decoded on the CPU
+    startup: dict = None      # on a worker's first batch: where its start-up went (data.StartupClock)
+
+    def pin_memory(self):
+        if self.crops is not None and self.crops.device.type == "cpu":
+            self.crops = self.crops.pin_memory()
+        return self
+
+
+def collate_crops(samples) -> WorkerBatch:
+    """Samples are ("crop", tensor, label) or ("bad", BadImage, label)."""
+    batch = WorkerBatch()
+    crops = []
+    for kind, payload, label in samples:
+        if kind == "crop":
+            crops.append(payload)
+            batch.labels.append(label)
+        else:
+            batch.bad.append(payload)
+    if crops:
+        batch.crops = torch.stack(crops)
+    return batch
+
+
+class DeviceFeeder:
+    """Turns WorkerBatches of crops into normalized float batches on the device."""
+
+    def __init__(self, device: torch.device, prep: Preprocess, normalized_crops: bool):
+        self.device, self.normalized_crops = device, normalized_crops
+        self.mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1) * 255
+
+    def __call__(self, batch: WorkerBatch) -> tuple:
+        """(images float32 normalized on the device, labels on the device), or (None, None)."""
+        if batch.crops is None:
+            return None, None
+        crops = batch.crops.to(self.device, non_blocking=True)
+        images = crops if self.normalized_crops else (crops.float() - self.mean) / self.std
+        return images, torch.tensor(batch.labels, dtype=torch.long).to(self.device, non_blocking=True)

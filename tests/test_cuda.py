@@ -1,0 +1,125 @@
+"""The CUDA test set (`pytest -m cuda`): what only a GPU runs. CPU CI skips it (conftest says why).
+
+Execution modes against eager, the event timer, the profiler, the gpu decode paths in loader
+workers (nvjpeg; nvimgcodec where installed) on a varied JPEG set, and the benchmark end to end.
+benchmarks/gpu_acceptance.py runs these after every command the README shows.
+"""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from torchvision.models import AlexNet_Weights, alexnet
+
+import alexnet_benchmark
+import alexnet_profiler
+from cnnbench.batches import DeviceFeeder, collate_crops
+from cnnbench.benchmark import evaluate
+from cnnbench.data import open_dataset
+from cnnbench.errors import REPO_ROOT, UserError
+from cnnbench.gpu_decode import DecodeOnDevice, make_gpu_decoder
+from cnnbench.modes import EXECUTIONS, Mode, Runner
+from cnnbench.preprocess import Preprocess
+from cnnbench.timing import time_calls
+from conftest import read_single_json
+
+pytestmark = pytest.mark.cuda
+CUDA = torch.device("cuda")
+
+
+@pytest.fixture(scope="module")
+def varied_jpegs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("varied")
+    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "make_jpegs.py"), str(out), "--count", "100",
+                    "--classes", "4", "--varied", "--other-share", "0.3"], check=True, capture_output=True, timeout=300)
+    return out
+
+
+def gpu_decoders() -> list:
+    if not torch.cuda.is_available():
+        return ["nvjpeg"]     # collected, then skipped with the set
+    found = []
+    for name in ("nvjpeg", "nvimgcodec"):
+        try:
+            make_gpu_decoder(name, CUDA)
+            found.append(name)
+        except UserError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("execution", EXECUTIONS)
+@pytest.mark.parametrize("rewrite", [False, True])
+def test_execution_modes_compute_what_eager_computes(execution, rewrite):
+    torch.manual_seed(0)
+    model = alexnet().eval()
+    images = torch.randn(8, 3, 224, 224)
+    reference = Runner(model, Mode("fp16", True), CUDA)
+    reference.load(images)
+    expected = reference.run().float()
+    runner = Runner(model, Mode("fp16", True, execution, rewrite=rewrite), CUDA)
+    runner.warm_up(images, 2)
+    runner.load(images)
+    got = runner.run().float()
+    assert (got - expected).norm() / expected.norm() < 2e-2
+    runner.load(images.flip(0))     # a graph replays on new input, not the captured one
+    assert not torch.allclose(runner.run().float(), got)
+
+
+def test_event_timer_times_the_work():
+    a = torch.randn(4096, 4096, device=CUDA)
+    small = time_calls(lambda: a @ a, CUDA, iterations=5, warmup=2)
+    large = time_calls(lambda: [a @ a for _ in range(4)], CUDA, iterations=5, warmup=2)
+    assert all(t > 0 for t in small) and sorted(large)[2] > 2.5 * sorted(small)[2]
+
+
+@pytest.mark.parametrize("flags", [[], ["--precision", "bf16", "--channels-last", "--batch-sizes", "1,32"]])
+def test_profiler_on_cuda(tmp_path, flags):
+    args = alexnet_profiler.get_args_parser().parse_args(
+        ["--weights", "none", "--synthetic", "--steps", "2", "--output-dir", str(tmp_path), *flags])
+    assert alexnet_profiler.main(args) == 0
+    for per_batch in read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"]:
+        layers = per_batch["layers"]
+        assert layers[0]["time_us"] > 0 and any("conv" in k["name"].lower() or "gemm" in k["name"].lower()
+                                                for k in layers[0]["kernels"])
+        assert sum(layer["time_us"] for layer in layers) == pytest.approx(per_batch["profiled_forward_us"])
+
+
+@pytest.mark.parametrize("name", gpu_decoders())
+def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, name):
+    """Grey, CMYK, progressive and odd-sized files in one batch: CMYK and progressive go to the CPU."""
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    prep = Preprocess.from_transforms(transforms)
+    pil = open_dataset(varied_jpegs, transforms, "pil")
+    reference = collate_crops([pil[i] for i in range(len(pil))]).crops
+    samples = [open_dataset(varied_jpegs, transforms, name)[i] for i in range(len(pil))]
+    batch = DecodeOnDevice(CUDA, prep, name)(samples)
+    assert batch.crops.is_cuda and batch.crops.shape == (len(pil), 3, 224, 224) and not batch.bad
+    assert batch.labels == [target for _, target in pil.samples]
+    images, _ = DeviceFeeder(CUDA, prep, normalized_crops=False)(batch)
+    difference = (images.cpu() - reference).abs() * 255 * 0.226    # grey levels, roughly
+    assert difference.mean().item() < 3 and batch.cpu_fallback >= 1
+
+
+@pytest.mark.parametrize("name", gpu_decoders())
+def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, name):
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    dataset = open_dataset(varied_jpegs, transforms, name)
+    runner = Runner(alexnet().eval(), Mode("bf16", True), CUDA)
+    feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(transforms), normalized_crops=False)
+    raw = evaluate(runner, dataset, list(range(len(dataset))), 32, 2, 1, feeder, progress=False)
+    assert raw["batch_images"] == [32, 32, 32, 4]      # the last, partial batch too
+    assert raw["cpu_fallback_images"] >= 1 and raw["startup_breakdown"]["workers_reporting"] == 2
+
+
+def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
+    args = alexnet_benchmark.get_args_parser().parse_args(
+        ["--data-path", str(varied_jpegs), "--weights", "none", "--batch-size", "40", "--num-batches", "0",
+         "--precision", "bf16", "--channels-last", "--quiet", "--output-dir", str(tmp_path)])
+    assert alexnet_benchmark.main(args) == 0
+    result = read_single_json(tmp_path)
+    assert result["total_images"] == 100 and result["data_info"]["decode"] in ("nvjpeg", "nvimgcodec")
+    assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
+    fidelity = result["data_info"]["input_fidelity"]
+    assert fidelity["images"] == 64 and fidelity["mean_abs_grey_levels"] < 3
