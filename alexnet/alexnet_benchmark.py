@@ -18,9 +18,8 @@ from cnnbench.benchmark import cell_metrics, run_cell  # noqa: E402
 from cnnbench.benchmark_report import plot_run, plot_sweep, summary_text, sweep_csv, sweep_table  # noqa: E402
 from cnnbench.cli import (UserError, add_model_arguments, choice_list, entry_point, int_list,  # noqa: E402
                           non_negative_int, output_dir, single_precision)
-from cnnbench.batches import DeviceFeeder  # noqa: E402
 from cnnbench.data import (DECODERS, GPU_SHARE, choose_data, choose_indices, default_workers, images_at,  # noqa: E402
-                           open_dataset)
+                           make_feeder, open_dataset)
 from cnnbench.fidelity import decode_fidelity  # noqa: E402
 from cnnbench.gpu_decode import resolve_decode  # noqa: E402
 from cnnbench.preprocess import CODEC_LIBRARY, Preprocess  # noqa: E402
@@ -147,7 +146,7 @@ def _run(args, context, device) -> int:
         if not 0 <= args.gpu_decode_share <= 1:
             raise UserError("--gpu-decode-share is a fraction between 0 and 1")
         dataset = open_dataset(data.root, loaded.transforms, decode, args.gpu_decode_share)
-        feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
+        feeder, decoder_init_s = make_feeder(decode, device, Preprocess.from_transforms(loaded.transforms))
         chosen = choose_indices(len(dataset), args.num_batches * args.batch_size, args.seed)
         indices = distributed.shard(chosen, context)
         scope = ("all images" if len(chosen) == len(dataset) else
@@ -156,7 +155,7 @@ def _run(args, context, device) -> int:
                      "classes_present": len(dataset.classes), "scored_images": len(chosen),
                      "subset_seed": args.seed if len(chosen) < len(dataset) else None, "scored": scope,
                      "transforms": str(loaded.transforms), "decode": decode, "workers": args.workers,
-                     "codec_library": CODEC_LIBRARY}
+                     "codec_library": CODEC_LIBRARY, "gpu_decoder_init_s": decoder_init_s}
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
             f"decoding: {decode}, {args.workers} workers")
 
@@ -185,7 +184,7 @@ def _run(args, context, device) -> int:
     if not context.is_main:
         return 0
     if dataset is not None:   # after the timed cells: how far this run's inputs are from the reference
-        data.info["input_fidelity"] = decode_fidelity(data.root, loaded.transforms, decode, device, chosen, args.seed,
+        data.info["input_fidelity"] = decode_fidelity(data.root, loaded.transforms, decode, feeder, chosen, args.seed,
                                                       args.gpu_decode_share)
 
     env = environment(device)

@@ -18,9 +18,8 @@ import torch
 from torchvision.models import AlexNet_Weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnbench.batches import DeviceFeeder  # noqa: E402
 from cnnbench.benchmark import evaluate  # noqa: E402
-from cnnbench.data import choose_indices, default_workers, open_dataset  # noqa: E402
+from cnnbench.data import choose_indices, default_workers, make_feeder, open_dataset  # noqa: E402
 from cnnbench.fidelity import decode_fidelity, prediction_agreement  # noqa: E402
 from cnnbench.gpu_decode import GPU_DECODERS, make_gpu_decoder  # noqa: E402
 from cnnbench.errors import UserError  # noqa: E402
@@ -56,13 +55,13 @@ def main() -> int:
     for decode in decoders:
         dataset = open_dataset(args.data, transforms, decode, gpu_share=1.0)   # gpu: every image through it
         indices = choose_indices(len(dataset), args.limit, seed=0)
-        feeder = DeviceFeeder(device, Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
+        feeder, _ = make_feeder(decode, device, Preprocess.from_transforms(transforms))
         raw = evaluate(runner, dataset, indices, 250, default_workers(decode), 2, feeder, progress=False,
                        keep_logits=True)
         n = sum(raw["batch_images"])
         results[decode] = {"logits": raw["logits"], "top1": sum(raw["batch_top1"]) / n,
                            "top5": sum(raw["batch_top5"]) / n}
-        pixels[decode] = decode_fidelity(args.data, transforms, decode, device, indices)
+        pixels[decode] = decode_fidelity(args.data, transforms, decode, feeder, indices)
     reference = results["pil"]["logits"]
     summary = {decode: {"top1": r["top1"], "top5": r["top5"],
                         "raw_top1_distinct_classes": r["logits"].argmax(dim=1).unique().numel(),

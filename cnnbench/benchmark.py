@@ -38,7 +38,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
              keep_logits: bool = False) -> dict:
     """Score `indices` of `dataset`; time each forward; clock the loop end to end.
 
-    Batches are prepared in a background thread (prefetch.Prefetcher) while the model runs. Per
+    Batches are prepared in background threads (prefetch.Prefetcher) while the model runs. Per
     batch, four times: how long the model's thread waited for it (the stall), how long the
     prepare thread waited for the loader's workers (which decode), how long that thread then
     spent on it (copy, normalize; overlapped with the model), and the forward's own time on the
@@ -109,7 +109,7 @@ def startup_breakdown(created_at: float, reports: list) -> dict:
         return {}
     return {"workers_reporting": len(reports),
             "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
-            "worker_init_s_max": max(r["worker_init_s"] for r in reports),
+            "first_fetch_s_max": max(r["first_fetch_s"] for r in reports),
             "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
 
 

@@ -1,6 +1,5 @@
 """ImageNet validation data: wnid-labelled folders, seeded subsets, loaders, synthetic input."""
 
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass, field
@@ -11,9 +10,11 @@ import torchvision.io as tvio
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
-from .batches import BadImage, collate_crops, decoded_on_gpu, read_encoded, undecodable
+from .batches import BadImage, DeviceFeeder, collate_samples, decoded_on_gpu, read_encoded, undecodable
 from .errors import DEFAULT_DATA_PATH, UserError
-from .gpu_decode import GPU_DECODERS, DecodeOnDevice
+from .gpu_decode import GPU_DECODERS, GpuDecoderPool
+from .prefetch import PREFETCH_THREADS
+from .jpeg_info import jpeg_info
 from .preprocess import Preprocess, crop_on_cpu
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
@@ -21,7 +22,7 @@ IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
 # pil: the original pipeline; cpu: libjpeg-turbo in the workers; gpu: the best GPU decoder here
 # (nvimgcodec where installed, else nvjpeg); nvimgcodec and nvjpeg name one
 DECODERS = ("pil", "cpu", "gpu") + GPU_DECODERS
-GPU_SHARE = 1.0   # of each batch decoded on the GPU; the rest by libjpeg-turbo in the same worker
+GPU_SHARE = 1.0   # of each batch decoded on the GPU; the loader workers decode the rest with libjpeg-turbo
 
 
 def imagenet_wnids() -> list:
@@ -74,9 +75,14 @@ class ImageNetFolder(datasets.ImageFolder):
                 return "bad", BadImage(path, str(error) or type(error).__name__), target
             return "crop", self.transform(image) if self.transform else image, target
         try:
-            if self.decode in GPU_DECODERS and decoded_on_gpu(index, self.gpu_share):
-                return "encoded", (path, read_encoded(path)), target   # read here, off the main process
-            return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
+            if self.decode not in GPU_DECODERS:
+                return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
+            data = read_encoded(path)      # read here, off the main process
+            if not jpeg_info(data).gpu_decodable:
+                return "fallback", crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep), target
+            if decoded_on_gpu(index, self.gpu_share):
+                return "encoded", (path, data), target
+            return "crop", crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 
@@ -139,7 +145,7 @@ def open_dataset(root: Path, transform, decode: str = "pil", gpu_share: float = 
 
 def images_at(dataset: ImageNetFolder, indices) -> torch.Tensor:
     """The normalized images at these indices of a PIL-decoding dataset, stacked on the CPU."""
-    batch = collate_crops([dataset[i] for i in indices])
+    batch = collate_samples([dataset[i] for i in indices])
     if batch.bad:
         raise undecodable(batch.bad[0])
     return batch.crops
@@ -182,73 +188,56 @@ class WarmUpFirst:
         return len(self._current())
 
 
-def _cuda_capable_workers():
-    """Worker processes that may use CUDA: a forked copy of a CUDA-initialised process cannot.
-
-    A fork server imports torch and this package once and forks the workers from there; spawn,
-    where forkserver is missing, starts a fresh interpreter per worker.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "cnnbench.data"])
-    return context
-
-
 def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device) -> DataLoader:
     """Persistent, prefetching workers; batches come back as batches.WorkerBatch.
 
-    Iterate once to warm the workers up (WarmUpFirst), then again for the real pass. On the gpu
-    paths the workers decode on `device` (gpu_decode.DecodeOnDevice).
+    Iterate once to warm the workers up (WarmUpFirst), then again for the real pass. The workers
+    never touch CUDA (GPU decoding happens in the main process), so they fork quickly.
     """
-    on_device = getattr(dataset, "decode", None) in GPU_DECODERS
-    collate = StartupClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_crops)
+    collate = StartupClock(collate_samples)
     return DataLoader(dataset, batch_sampler=WarmUpFirst(list(indices), batch_size, workers), num_workers=workers,
-                      pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
-                      multiprocessing_context=_cuda_capable_workers() if on_device and workers > 0 else None,
+                      pin_memory=device.type == "cuda", collate_fn=collate,
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
                       worker_init_fn=collate.worker_init)
 
 
 class StartupClock:
-    """A collate function that also reports, on each worker's first batch, where its start-up went.
-
-    worker_init runs first in each worker: one intra-op thread (each worker decodes one image at a
-    time; more would oversubscribe the cores), then the collate's own warm_up (a GPU decoder's CUDA
-    context, decoder and cuBLAS handle), timed apart from the first batch.
-    """
+    """A collate function that also reports, on each worker's first batch, where its start-up went."""
 
     def __init__(self, collate):
         self.collate = collate
-        self._started_at = self._init_s = None
+        self._started_at = None
 
     def worker_init(self, _worker_id: int) -> None:
         self._started_at = time.time()
-        torch.set_num_threads(1)
-        warm_up = getattr(self.collate, "warm_up", None)
-        if warm_up is not None:
-            warm_up()
-        self._init_s = time.time() - self._started_at
+        torch.set_num_threads(1)   # a worker decodes one image at a time; more threads oversubscribe the cores
 
     def __call__(self, samples):
         started = time.time()
         batch = self.collate(samples)
         if self._started_at is not None:    # the first batch in this worker
-            batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
+            batch.startup = {"worker_started_at": self._started_at, "first_fetch_s": started - self._started_at,
                              "first_collate_s": time.time() - started}
             self._started_at = None
         return batch
 
 
-GPU_PATH_WORKERS = 8   # on an H200: 16.8k images/s end to end, 17.1k with 15; each costs a CUDA context
+def make_feeder(decode: str, device: torch.device, prep: Preprocess) -> tuple:
+    """(the DeviceFeeder for this decode path, seconds spent making its GPU decoders or None)."""
+    if decode not in GPU_DECODERS:
+        return DeviceFeeder(device, prep, normalized_crops=decode == "pil"), None
+    started = time.perf_counter()
+    pool = GpuDecoderPool(decode, device, prep, PREFETCH_THREADS)
+    return DeviceFeeder(device, prep, normalized_crops=False, gpu_decoders=pool), time.perf_counter() - started
 
 
 def default_workers(decode: str) -> int:
-    """The original's 4 for the PIL path; every core but the main process's for the cpu path."""
+    """The original's 4 for the PIL path; every core but the main process's (and, on the gpu paths,
+    its prefetch threads') for the others."""
     if decode == "pil":
         return 4
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(min(cores - 1, GPU_PATH_WORKERS if decode in DECODERS[2:] else cores), 1)
+    return max(cores - (1 if decode == "cpu" else 1 + PREFETCH_THREADS), 1)
 
 
 def synthetic_batch(batch_size: int, device, dtype=torch.float32, seed: int = 0, size: int = 224):

@@ -7,23 +7,14 @@ so a top-1 figure says which preprocessing it rests on only if the run measures 
 
 import torch
 
-from .batches import DeviceFeeder, collate_crops
-from .preprocess import Preprocess
+from .batches import collate_samples
 
 FIDELITY_SAMPLE = 64     # images of the run compared pixel by pixel with the reference
 
 
-def reference_crops(dataset, indices) -> torch.Tensor:
-    """The PIL path's crops of these images, back on the 0..255 scale (float, CPU)."""
-    normalized = collate_crops([dataset[i] for i in indices]).crops
-    prep = Preprocess(mean=dataset.prep.mean, std=dataset.prep.std)
-    unnormalize = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)
-    return normalized * unnormalize.std + unnormalize.mean
-
-
 def pixel_difference(crops: torch.Tensor, reference: torch.Tensor) -> dict:
     """Mean and max |crop - reference| in grey levels of 255, and whether every pixel is within one."""
-    difference = (crops.float().cpu() - reference).abs()
+    difference = (crops.float() - reference.float()).abs()
     return {"images": len(crops), "mean_abs_grey_levels": round(difference.mean().item(), 4),
             "max_abs_grey_levels": round(difference.max().item(), 2),
             "within_one_grey_level": bool(difference.max().item() <= 1.0 + 1e-3)}
@@ -46,24 +37,20 @@ def prediction_agreement(reference: torch.Tensor, logits: torch.Tensor) -> dict:
             "top5_agreement": (ours[:, :, None] == theirs[:, None, :]).any(dim=2).float().mean().item()}
 
 
-def decode_fidelity(root, transforms, decode: str, device: torch.device, indices, seed: int = 0,
-                    gpu_share: float = 1.0) -> dict:
-    """pixel_difference of `decode`'s crops from the reference's, over a seeded sample of `indices`."""
+def decode_fidelity(root, transforms, decode: str, feeder, indices, seed: int = 0, gpu_share: float = 1.0) -> dict:
+    """pixel_difference of the crops `feeder` makes on the `decode` path from the reference's,
+    over a seeded sample of `indices` (the run's own images)."""
     from .data import choose_indices, open_dataset
-    from .gpu_decode import GPU_DECODERS, DecodeOnDevice
 
     reference_set = open_dataset(root, transforms, "pil")
     sample = [indices[i] for i in choose_indices(len(indices), FIDELITY_SAMPLE, seed)]
     sample = [i for i in sample if reference_set[i][0] == "crop"]      # the run names unreadable files itself
-    reference = reference_crops(reference_set, sample)
-    if decode == "pil":
-        return {**pixel_difference(reference, reference), "decode": decode}
+    reference = collate_samples([reference_set[i] for i in sample]).crops.to(feeder.device)
     path_set = open_dataset(root, transforms, decode, gpu_share)
-    samples = [path_set[i] for i in sample]
-    if decode in GPU_DECODERS:
-        batch = DecodeOnDevice(device, path_set.prep, decode)(samples)
-    else:
-        batch = collate_crops(samples)
-    if batch.crops is None or len(batch.crops) != len(reference):
+    with torch.inference_mode():
+        images, _ = feeder(collate_samples([path_set[i] for i in sample]))
+    if images is None or len(images) != len(reference):
         return {"images": 0, "decode": decode, "note": "some sampled files did not decode on this path"}
-    return {**pixel_difference(batch.crops, reference), "decode": decode}
+    def grey(x):
+        return x * feeder.std + feeder.mean
+    return {**pixel_difference(grey(images), grey(reference)), "decode": decode}

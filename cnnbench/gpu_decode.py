@@ -1,18 +1,18 @@
-"""JPEG decoding on the GPU inside the loader workers, for the gpu decode paths.
+"""JPEG decoding on the GPU, in the main process, for the gpu decode paths.
 
-Each worker reads its batch's files, sorts out from their headers (jpeg_info) the files a batched
-GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG: decoded on the CPU one by one, as
-PIL's convert("RGB") would, and counted), decodes the rest in one batched call, resizes and crops
-every image together whatever its size (resample.resize_crop_batch), and returns uint8 crops
-already on the device (CUDA IPC). Workers that use CUDA can't be forked from a CUDA process:
-data.make_loader starts them from a fork server.
+The loader workers (CPU only) read each batch's files and sort out from their headers
+(jpeg_info) the files a batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG):
+those they decode themselves, one by one, as PIL's convert("RGB") would, and count. The rest
+travel as bytes; the prefetch threads decode them in one batched call per batch and resize and
+crop every image together whatever its size (resample.resize_crop_batch). One process holds
+the GPU: several processes sharing it are time-sliced (on an H200, 8 decoding workers reached
+14k images/s on same-size files and their start-up took 11-20 s, mostly CUDA and decoder set-up).
 
 Two GPU decoders:
 - nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
   H100, H200 ...) share the batch with its CUDA decoder.
 - nvjpeg: torchvision's (or TorchCodec's) batched nvJPEG on the GPU's SMs. It serializes calls
-  within a process and spends 50-80 us of host CPU per image, so one process tops out near
-  12-21k images/s on an H200; every worker has its own decoder.
+  within a process and spends 50-80 us of host CPU per image.
 """
 
 
@@ -20,7 +20,6 @@ import torch
 
 from .batches import BadImage, WorkerBatch
 from .errors import UserError
-from .jpeg_info import jpeg_info
 from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
 
@@ -109,70 +108,43 @@ def best_gpu_decoder(device: torch.device):
     return None
 
 
-class DecodeOnDevice:
-    """The gpu paths' collate_fn, run in each loader worker: samples -> WorkerBatch of device crops."""
+class GpuDecoderPool:
+    """One decoder per prefetch thread, made and warmed up before the clock starts.
 
-    def __init__(self, device, prep: Preprocess, decoder: str):
-        self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
-        self._decoder = None      # made in the worker, on first use: CUDA state does not cross processes
+    crops() decodes a WorkerBatch's encoded files in one batched call, resizes them all together
+    whatever their sizes (resample.resize_crop_batch) and returns uint8 crops on the device with
+    their slots. A file the decoder refuses after all (damaged, or a kind its header did not
+    betray) is decoded on the CPU here, as PIL would, and counted; one the CPU cannot decode
+    either is added to the batch's bad files.
+    """
 
-    def warm_up(self) -> None:
-        """CUDA context, decoder and the resize's matrix products, before the first batch."""
+    def __init__(self, name: str, device: torch.device, prep: Preprocess, threads: int = 1):
+        self.name, self.device, self.prep = name, torch.device(device), prep
+        self.decoders = [make_gpu_decoder(name, self.device) for _ in range(threads)]
         sample = _sample_jpeg()
-        resize_crop_batch(self.decoder.decode([sample]), self.prep.resize_size, self.prep.crop_size)
+        for decoder in self.decoders:     # first calls allocate; the resize's first product starts cuBLAS
+            resize_crop_batch(decoder.decode([sample]), prep.resize_size, prep.crop_size)
 
-    @property
-    def decoder(self):
-        if self._decoder is None:
-            self._decoder = make_gpu_decoder(self.decoder_name, self.device)
-        return self._decoder
-
-    def __call__(self, samples) -> WorkerBatch:
-        """Samples are ("encoded", (path, bytes), label), ("crop", uint8 crop, label) or ("bad", BadImage, label)."""
-        crops, labels, bad = [None] * len(samples), [None] * len(samples), []
-        gpu_files, gpu_slots, cpu_slots = [], [], []
-        for slot, (kind, payload, label) in enumerate(samples):
-            labels[slot] = label
-            if kind == "crop":
-                crops[slot] = payload.to(self.device, non_blocking=True)
-            elif kind == "bad":
-                bad.append(payload)
-            elif jpeg_info(payload[1]).gpu_decodable:
-                gpu_files.append(payload[1])
-                gpu_slots.append(slot)
-            else:
-                cpu_slots.append(slot)
-        resized = None
-        if gpu_files:
-            encoded = torch.frombuffer(bytearray().join(gpu_files), dtype=torch.uint8)
-            if self.device.type == "cuda":
-                encoded = encoded.pin_memory()   # nvJPEG took it 7-32% faster so in two of three H200 calls
-            images = self.decoder.decode(list(torch.split(encoded, [len(f) for f in gpu_files])))
-            decoded = [(slot, image) for slot, image in zip(gpu_slots, images) if image is not None]
-            cpu_slots += [slot for slot, image in zip(gpu_slots, images) if image is None]
-            if decoded:
-                resized = resize_crop_batch([image for _, image in decoded], self.prep.resize_size, self.prep.crop_size)
-                for (slot, _), crop in zip(decoded, resized):
-                    crops[slot] = crop
-        fallback = 0
-        for slot in cpu_slots:   # what the GPU decoder could not take, as PIL would decode it
-            path, data = samples[slot][1]
+    def crops(self, batch: WorkerBatch, decoder_index: int = 0) -> tuple:
+        files = list(torch.split(batch.encoded, batch.encoded_sizes))
+        images = self.decoders[decoder_index].decode(files)
+        decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
+        crops = (resize_crop_batch([image for _, image in decoded], self.prep.resize_size, self.prep.crop_size)
+                 if decoded else None)
+        slots = [slot for slot, _ in decoded]
+        refused = [(slot, data, path) for slot, data, path, image in
+                   zip(batch.encoded_slots, files, batch.encoded_paths, images) if image is None]
+        extra = []
+        for slot, data, path in refused:
             try:
-                crops[slot] = crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8),
-                                          self.prep).to(self.device, non_blocking=True)
-                fallback += 1
+                extra.append(crop_on_cpu(data.clone(), self.prep).to(self.device, non_blocking=True))
+                slots.append(slot)
+                batch.cpu_fallback += 1
             except RuntimeError as error:
-                bad.append(BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__))
-        batch = WorkerBatch(bad=bad, cpu_fallback=fallback)
-        kept = [slot for slot in range(len(samples)) if crops[slot] is not None]
-        if resized is not None and len(resized) == len(samples):
-            batch.crops, batch.labels = resized, labels      # every file through the GPU, already in order
-        elif kept:
-            batch.crops = torch.stack([crops[slot] for slot in kept])
-            batch.labels = [labels[slot] for slot in kept]
-        if self.device.type == "cuda":
-            torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
-        return batch
+                batch.bad.append(BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__))
+        if extra:
+            crops = torch.cat([crops, torch.stack(extra)]) if crops is not None else torch.stack(extra)
+        return crops, slots
 
 
 def resolve_decode(requested, device: torch.device) -> str:

@@ -39,9 +39,11 @@ def _window(size: int, box_start: float, box_end: float, crop: int) -> tuple:
     return first, last - first
 
 
-def _taps(sizes, box_starts, box_ends, window_starts, window_length: int, crop: int, device) -> torch.Tensor:
-    """(n, crop, window_length) resampling matrices, PIL's antialiased bilinear coefficients."""
-    f64 = dict(dtype=torch.float64, device=device)
+def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int) -> tuple:
+    """Per image, the nonzero taps of its resampling matrix: (weights, column in its window), each
+    (n, crop, taps). PIL's antialiased bilinear coefficients, computed on the CPU in float64 so that
+    building the matrices on the device needs no synchronization."""
+    f64 = dict(dtype=torch.float64)
     sizes, box_starts = torch.tensor(sizes, **f64), torch.tensor(box_starts, **f64)
     box_ends, window_starts = torch.tensor(box_ends, **f64), torch.tensor(window_starts, **f64)
     scale = (box_ends - box_starts) / crop
@@ -54,15 +56,16 @@ def _taps(sizes, box_starts, box_ends, window_starts, window_length: int, crop: 
     weights = (1 - ((x - centers[..., None] + 0.5) / support[:, None, None]).abs()).clamp(min=0)
     weights = torch.where(x < end[..., None], weights, torch.zeros_like(weights))
     weights = weights / weights.sum(dim=-1, keepdim=True)
-    local = (x - window_starts[:, None, None]).clamp(0, window_length - 1).long()
-    matrix = torch.zeros(len(sizes), crop, window_length, **f64)
-    return matrix.scatter_add_(2, local, weights)
+    limit = torch.tensor(padded, **f64)[:, None, None] - 1
+    local = torch.minimum((x - window_starts[:, None, None]).clamp(min=0), limit)
+    return weights.float(), local.long()
 
 
 def resize_crop_batch(images: list, resize_size: int, crop: int) -> torch.Tensor:
     """uint8 (3,H,W) images of any sizes (CHW views of HWC memory too) -> uint8 (n,3,crop,crop).
 
     Equal, within one grey level, to torchvision's Resize(resize_size) + CenterCrop(crop) on each.
+    Nothing here waits for the device: the taps go over as one copy per axis.
     """
     if not images:
         raise ValueError("no images to resize")
@@ -75,25 +78,37 @@ def resize_crop_batch(images: list, resize_size: int, crop: int) -> torch.Tensor
         new_height, new_width = (resize_size, new_long) if height <= width else (new_long, resize_size)
         y_box, x_box = _axis_box(height, new_height, crop), _axis_box(width, new_width, crop)
         y_window, x_window = _window(height, *y_box, crop), _window(width, *x_box, crop)
-        plans.append((height, width, y_box, x_box, y_window, x_window))
-    groups = defaultdict(list)
-    for index, plan in enumerate(plans):
-        padded = tuple(-(-plan[axis][1] // WINDOW_ALIGN) * WINDOW_ALIGN for axis in (4, 5))
-        groups[padded].append(index)
+        padded = tuple(-(-window[1] // WINDOW_ALIGN) * WINDOW_ALIGN for window in (y_window, x_window))
+        plans.append((height, width, y_box, x_box, y_window, x_window, padded))
+    order = sorted(range(len(images)), key=lambda i: plans[i][6])     # one group per padded window, contiguous
+    chosen = [plans[i] for i in order]
+    row_weights, row_columns = _taps([p[0] for p in chosen], [p[2][0] for p in chosen], [p[2][1] for p in chosen],
+                                     [p[4][0] for p in chosen], [p[6][0] for p in chosen], crop)
+    col_weights, col_columns = _taps([p[1] for p in chosen], [p[3][0] for p in chosen], [p[3][1] for p in chosen],
+                                     [p[5][0] for p in chosen], [p[6][1] for p in chosen], crop)
+    row_weights, row_columns, col_weights, col_columns = (
+        t.to(device, non_blocking=True) for t in (row_weights, row_columns, col_weights, col_columns))
     # fp16 on the GPU's tensor cores; the CPU has no fast fp16 product
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    out = torch.empty(len(images), 3, crop, crop, dtype=torch.uint8, device=device)
-    for (window_height, window_width), members in groups.items():
-        windows = torch.zeros(len(members), 3, window_height, window_width, dtype=dtype, device=device)
-        for slot, index in enumerate(members):
+    resized_in_order = torch.empty(len(images), 3, crop, crop, dtype=torch.uint8, device=device)
+    start = 0
+    while start < len(order):
+        window_height, window_width = chosen[start][6]
+        stop = start
+        while stop < len(order) and chosen[stop][6] == (window_height, window_width):
+            stop += 1
+        windows = torch.zeros(stop - start, 3, window_height, window_width, dtype=dtype, device=device)
+        for slot, index in enumerate(order[start:stop]):
             (y0, rows), (x0, cols) = plans[index][4], plans[index][5]
             windows[slot, :, :rows, :cols].copy_(images[index][:, y0:y0 + rows, x0:x0 + cols])
-        chosen = [plans[i] for i in members]
-        rows_matrix = _taps([p[0] for p in chosen], [p[2][0] for p in chosen], [p[2][1] for p in chosen],
-                            [p[4][0] for p in chosen], window_height, crop, device)
-        cols_matrix = _taps([p[1] for p in chosen], [p[3][0] for p in chosen], [p[3][1] for p in chosen],
-                            [p[5][0] for p in chosen], window_width, crop, device)
-        resized = torch.matmul(rows_matrix.to(dtype)[:, None], windows)                            # (m,3,crop,W)
-        resized = torch.matmul(resized, cols_matrix.to(dtype).transpose(1, 2)[:, None])            # (m,3,crop,crop)
-        out[torch.tensor(members, device=device)] = resized.float().round_().clamp_(0, 255).to(torch.uint8)
-    return out
+        rows_matrix = torch.zeros(stop - start, crop, window_height, device=device).scatter_add_(
+            2, row_columns[start:stop], row_weights[start:stop])
+        cols_matrix = torch.zeros(stop - start, crop, window_width, device=device).scatter_add_(
+            2, col_columns[start:stop], col_weights[start:stop])
+        resized = torch.matmul(rows_matrix.to(dtype)[:, None], windows)                         # (m,3,crop,W)
+        resized = torch.matmul(resized, cols_matrix.to(dtype).transpose(1, 2)[:, None])         # (m,3,crop,crop)
+        resized_in_order[start:stop] = resized.float().round_().clamp_(0, 255)
+        start = stop
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    return resized_in_order[inverse.to(device, non_blocking=True)]

@@ -11,10 +11,9 @@ from torchvision.models import AlexNet_Weights, alexnet
 import alexnet_benchmark
 from cnnbench.benchmark import evaluate
 from cnnbench.errors import REPO_ROOT
-from cnnbench.data import open_dataset
-from cnnbench.batches import DeviceFeeder, collate_crops
+from cnnbench.data import make_feeder, open_dataset
+from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.fidelity import prediction_agreement
-from cnnbench.gpu_decode import DecodeOnDevice
 from cnnbench.preprocess import Preprocess
 from cnnbench.modes import Mode, Runner
 from conftest import read_single_json
@@ -38,7 +37,7 @@ def predictions(root, decode, workers=0):
     dataset = open_dataset(root, transforms, decode)
     torch.manual_seed(0)
     runner = Runner(alexnet().eval(), Mode(), torch.device("cpu"))
-    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
+    feeder, _ = make_feeder(decode, torch.device("cpu"), Preprocess.from_transforms(transforms))
     raw = evaluate(runner, dataset, list(range(len(dataset))), 8, workers, 1, feeder, progress=False,
                    keep_logits=True)
     return raw["logits"], raw
@@ -59,8 +58,8 @@ def test_preprocessing_matches_the_weights_transform(jpegs):
     pil = open_dataset(jpegs, transforms, "pil")
     cpu = open_dataset(jpegs, transforms, "cpu")
     feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=False)
-    reference = collate_crops([pil[i] for i in range(4)]).crops
-    ours, _ = feeder(collate_crops([cpu[i] for i in range(4)]))
+    reference = collate_samples([pil[i] for i in range(4)]).crops
+    ours, _ = feeder(collate_samples([cpu[i] for i in range(4)]))
     assert ours.shape == reference.shape == (4, 3, 224, 224)
     assert (ours - reference).abs().mean().item() < 0.05   # normalized units: ~3 grey levels of 255
 
@@ -104,7 +103,8 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
 
 
 def test_gpu_path_workers_decode_in_batch_order(jpegs):
-    """The gpu path end to end on the CPU: workers from the fork server, every image through DecodeOnDevice."""
+    """The gpu path end to end on the CPU: workers send bytes, the main process decodes them in
+    batches (nvjpeg on a CPU device is libjpeg-turbo through the same call) and restores batch order."""
     pil, _ = predictions(jpegs, "pil")
     gpu_path, raw = predictions(jpegs, "nvjpeg", workers=2)   # nvjpeg on a CPU device: libjpeg-turbo, batched
     agreement = prediction_agreement(pil, gpu_path)
@@ -118,10 +118,10 @@ def test_gpu_split_batches_keep_their_order(jpegs):
     prep = Preprocess.from_transforms(transforms)
     samples = [open_dataset(jpegs, transforms, "nvjpeg", 0.5)[i] for i in range(16)]
     assert 0 < sum(kind == "encoded" for kind, _, _ in samples) < 16
-    feeder = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)
-    images, labels = feeder(DecodeOnDevice("cpu", prep, "nvjpeg")(samples))
+    feeder, _ = make_feeder("nvjpeg", torch.device("cpu"), prep)
+    images, labels = feeder(collate_samples(samples))
     pil = open_dataset(jpegs, transforms, "pil")
-    reference = collate_crops([pil[i] for i in range(16)])
+    reference = collate_samples([pil[i] for i in range(16)])
     assert labels.tolist() == [pil.samples[i][1] for i in range(16)]
     assert (images - reference.crops).abs().mean().item() < 0.05
 
@@ -136,8 +136,9 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     (folder / "empty.JPEG").write_bytes(b"")
     transforms = AlexNet_Weights.DEFAULT.transforms()
     dataset = open_dataset(tmp_path / "data", transforms, "nvjpeg", 1.0)
-    decoded = DecodeOnDevice("cpu", Preprocess.from_transforms(transforms), "nvjpeg")(
-        [dataset[i] for i in range(len(dataset))])
-    assert sorted(Path(b.path).name for b in decoded.bad) == ["broken.JPEG", "empty.JPEG"]
-    assert decoded.crops.shape == (3, 3, 224, 224) and decoded.crops.dtype == torch.uint8
-    assert decoded.labels == [dataset.samples[0][1]] * 3
+    batch = collate_samples([dataset[i] for i in range(len(dataset))])
+    feeder, _ = make_feeder("nvjpeg", torch.device("cpu"), Preprocess.from_transforms(transforms))
+    images, labels = feeder(batch)
+    assert sorted(Path(b.path).name for b in batch.bad) == ["broken.JPEG", "empty.JPEG"]
+    assert images.shape == (3, 3, 224, 224)
+    assert labels.tolist() == [dataset.samples[0][1]] * 3

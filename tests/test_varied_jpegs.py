@@ -1,0 +1,135 @@
+"""The world's JPEGs on every CPU-runnable path: odd sizes, grey, CMYK, progressive, 4:4:4.
+
+The gpu paths' logic (header sniffing, CPU fallback, batched resize of mixed sizes, batch order)
+runs here with nvjpeg on a CPU device, which is libjpeg-turbo through the same batched call.
+"""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torchvision.models import AlexNet_Weights, alexnet
+
+from cnnbench.batches import collate_samples
+from cnnbench.benchmark import evaluate
+from cnnbench.data import make_feeder, open_dataset
+from cnnbench.errors import REPO_ROOT
+from cnnbench.jpeg_info import jpeg_info
+from cnnbench.modes import Mode, Runner
+from cnnbench.preprocess import Preprocess
+from cnnbench.resample import resize_crop_batch
+from conftest import WNIDS
+
+CPU = torch.device("cpu")
+TRANSFORMS = AlexNet_Weights.DEFAULT.transforms()
+
+
+def photo(width: int, height: int, seed: int) -> Image.Image:
+    """A smooth random scene with noise: compresses like a photograph."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.uniform(0, 255, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8))
+    scene = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.float32) + rng.normal(0, 20, (height, width, 3))
+    return Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8))
+
+
+def encode(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, **options)
+    return buffer.getvalue()
+
+
+KINDS = {
+    "cmyk": lambda: encode(photo(333, 500, 1).convert("CMYK")),
+    "gray": lambda: encode(photo(500, 375, 2).convert("L")),
+    "progressive": lambda: encode(photo(640, 427, 3), progressive=True),
+    "444": lambda: encode(photo(500, 500, 4), subsampling=0),
+    "large": lambda: encode(photo(1400, 1050, 5)),
+    "small": lambda: encode(photo(120, 90, 6)),
+}
+
+
+@pytest.fixture(scope="module")
+def odd_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("odd")
+    folder = root / WNIDS[3]
+    folder.mkdir()
+    for name, make in KINDS.items():
+        (folder / f"{name}.JPEG").write_bytes(make())
+    return root
+
+
+def reference_grey(root) -> tuple:
+    """PIL + the weights' transforms, back on the 0..255 scale, with the file names in dataset order."""
+    pil = open_dataset(root, TRANSFORMS, "pil")
+    crops = collate_samples([pil[i] for i in range(len(pil))]).crops
+    std, mean = torch.tensor(TRANSFORMS.std).view(1, 3, 1, 1), torch.tensor(TRANSFORMS.mean).view(1, 3, 1, 1)
+    return crops * std * 255 + mean * 255, [path for path, _ in pil.samples]
+
+
+def test_headers_say_which_decoder_takes_a_file():
+    kinds = {name: jpeg_info(make()) for name, make in KINDS.items()}
+    assert [name for name, info in kinds.items() if not info.gpu_decodable] == ["cmyk", "progressive"]
+    assert (kinds["cmyk"].components, kinds["gray"].components, kinds["progressive"].kind) == (4, 1, "progressive")
+    assert (kinds["large"].width, kinds["large"].height) == (1400, 1050)
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    for data in (png.getvalue(), b"", b"\xff\xd8\xff", KINDS["small"]()[:20]):
+        assert not jpeg_info(data).gpu_decodable
+
+
+def test_mixed_sizes_resize_together_as_pil_does():
+    sizes = [(375, 500), (500, 333), (1050, 1400), (90, 120), (224, 224), (2000, 300), (257, 256)]
+    images = [TF.pil_to_tensor(photo(w, h, i)) for i, (h, w) in enumerate(sizes)]
+    ours = resize_crop_batch(images, 256, 224)
+    for image, crop in zip(images, ours):
+        pil = TF.center_crop(TF.resize(TF.to_pil_image(image), 256), 224)
+        assert (crop.int() - TF.pil_to_tensor(pil).int()).abs().max().item() <= 1
+
+
+@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
+def test_cmyk_grey_and_progressive_in_one_batch_match_pil(odd_folder, decode):
+    reference, paths = reference_grey(odd_folder)
+    dataset = open_dataset(odd_folder, TRANSFORMS, decode)
+    batch = collate_samples([dataset[i] for i in range(len(dataset))])
+    feeder, _ = make_feeder(decode, CPU, Preprocess.from_transforms(TRANSFORMS))
+    images, _ = feeder(batch)
+    grey = images * feeder.std + feeder.mean
+    assert grey.shape == reference.shape == (len(KINDS), 3, 224, 224)
+    assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
+    if decode == "nvjpeg":     # CMYK and progressive were sent to the CPU by the worker, and counted
+        assert batch.cpu_fallback == 2 and len(batch.encoded_slots) == len(KINDS) - 2
+
+
+def test_files_only_the_fallback_decodes_are_counted_not_fatal(odd_folder):
+    dataset = open_dataset(odd_folder, TRANSFORMS, "nvjpeg")
+    runner = Runner(alexnet().eval(), Mode(), CPU)
+    feeder, _ = make_feeder("nvjpeg", CPU, Preprocess.from_transforms(TRANSFORMS))
+    raw = evaluate(runner, dataset, list(range(len(dataset))), 4, 2, 1, feeder, progress=False)
+    assert raw["batch_images"] == [4, 2] and raw["cpu_fallback_images"] == 2 and raw["bad_images"] == []
+
+
+@pytest.fixture(scope="module")
+def varied_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("varied")
+    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "make_jpegs.py"), str(out), "--count", "60",
+                    "--classes", "3", "--varied", "--other-share", "0.3", "--seed", "1"],
+                   check=True, capture_output=True, timeout=300)
+    return out
+
+
+@pytest.mark.parametrize("decode", ["pil", "cpu", "nvjpeg"])
+def test_the_varied_generators_files_decode_on_every_path(varied_set, decode):
+    kinds = [jpeg_info(path.read_bytes()) for path in sorted(varied_set.rglob("*.JPEG"))]
+    assert len({(k.width, k.height) for k in kinds}) >= 10       # varied indeed
+    dataset = open_dataset(varied_set, TRANSFORMS, decode)
+    runner = Runner(alexnet().eval(), Mode(), CPU)
+    feeder, _ = make_feeder(decode, CPU, Preprocess.from_transforms(TRANSFORMS))
+    raw = evaluate(runner, dataset, list(range(len(dataset))), 16, 2, 1, feeder, progress=False)
+    assert raw["batch_images"] == [16, 16, 16, 12] and raw["bad_images"] == []
+    expected_fallback = sum(not k.gpu_decodable for k in kinds) if decode == "nvjpeg" else 0
+    assert raw["cpu_fallback_images"] == expected_fallback
