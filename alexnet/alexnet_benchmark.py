@@ -19,7 +19,8 @@ from cnnbench.benchmark_report import plot_run, plot_sweep, summary_text, sweep_
 from cnnbench.cli import (UserError, add_model_arguments, choice_list, entry_point, int_list,  # noqa: E402
                           non_negative_int, output_dir, single_precision)
 from cnnbench.data import (DECODERS, GPU_SHARE, choose_data, choose_indices, default_workers, images_at,  # noqa: E402
-                           make_feeder, open_dataset)
+                           open_dataset)
+from cnnbench.batches import DeviceFeeder  # noqa: E402
 from cnnbench.fidelity import decode_fidelity  # noqa: E402
 from cnnbench.gpu_decode import resolve_decode  # noqa: E402
 from cnnbench.preprocess import CODEC_LIBRARY, Preprocess  # noqa: E402
@@ -146,7 +147,7 @@ def _run(args, context, device) -> int:
         if not 0 <= args.gpu_decode_share <= 1:
             raise UserError("--gpu-decode-share is a fraction between 0 and 1")
         dataset = open_dataset(data.root, loaded.transforms, decode, args.gpu_decode_share)
-        feeder, decoder_init_s = make_feeder(decode, device, Preprocess.from_transforms(loaded.transforms))
+        feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
         chosen = choose_indices(len(dataset), args.num_batches * args.batch_size, args.seed)
         indices = distributed.shard(chosen, context)
         scope = ("all images" if len(chosen) == len(dataset) else
@@ -155,7 +156,7 @@ def _run(args, context, device) -> int:
                      "classes_present": len(dataset.classes), "scored_images": len(chosen),
                      "subset_seed": args.seed if len(chosen) < len(dataset) else None, "scored": scope,
                      "transforms": str(loaded.transforms), "decode": decode, "workers": args.workers,
-                     "codec_library": CODEC_LIBRARY, "gpu_decoder_init_s": decoder_init_s}
+                     "codec_library": CODEC_LIBRARY}
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
             f"decoding: {decode}, {args.workers} workers")
 

@@ -19,7 +19,8 @@ from torchvision.models import AlexNet_Weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.benchmark import evaluate  # noqa: E402
-from cnnbench.data import choose_indices, default_workers, make_feeder, open_dataset  # noqa: E402
+from cnnbench.batches import DeviceFeeder  # noqa: E402
+from cnnbench.data import choose_indices, default_workers, open_dataset  # noqa: E402
 from cnnbench.fidelity import decode_fidelity, prediction_agreement  # noqa: E402
 from cnnbench.gpu_decode import GPU_DECODERS, make_gpu_decoder  # noqa: E402
 from cnnbench.errors import UserError  # noqa: E402
@@ -55,7 +56,7 @@ def main() -> int:
     for decode in decoders:
         dataset = open_dataset(args.data, transforms, decode, gpu_share=1.0)   # gpu: every image through it
         indices = choose_indices(len(dataset), args.limit, seed=0)
-        feeder, _ = make_feeder(decode, device, Preprocess.from_transforms(transforms))
+        feeder = DeviceFeeder(device, Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
         raw = evaluate(runner, dataset, indices, 250, default_workers(decode), 2, feeder, progress=False,
                        keep_logits=True)
         n = sum(raw["batch_images"])

@@ -38,9 +38,9 @@ def decoded_on_gpu(index: int, gpu_share: float) -> bool:
 class WorkerBatch:
     """One batch as a loader worker returns it: CPU-decoded crops, files left for the GPU, failures.
 
-    Every sample has a slot (its place in the batch); crops and files carry their slots so the
-    device side can put the batch back in order. crops are uint8 on the cpu and gpu paths,
-    normalized float on the PIL path.
+    Every sample has a slot (its place in the batch); crops and files carry their slots. crops are
+    uint8 on the cpu path, uint8 on the device on the gpu paths (the worker decoded the files there;
+    encoded is then empty), normalized float on the PIL path.
     """
     labels: list = field(default_factory=list)            # of every slot
     crops: torch.Tensor = None
@@ -54,10 +54,8 @@ class WorkerBatch:
     startup: dict = None      # on a worker's first batch: where its start-up went (data.StartupClock)
 
     def pin_memory(self):
-        if self.crops is not None:
+        if self.crops is not None and self.crops.device.type == "cpu":
             self.crops = self.crops.pin_memory()
-        if self.encoded is not None:
-            self.encoded = self.encoded.pin_memory()    # nvJPEG took pinned input 7-32% faster on an H200
         return self
 
 
@@ -88,35 +86,18 @@ def collate_samples(samples) -> WorkerBatch:
 
 
 class DeviceFeeder:
-    """Turns WorkerBatches into normalized float batches on the device, in batch order.
+    """Turns WorkerBatches of crops into normalized float batches on the device, in batch order."""
 
-    With a GPU decoder (gpu_decode.GpuDecoderPool) the batch's encoded files are decoded and
-    resized there; a file that decoder still refuses is decoded on the CPU here, or named as bad.
-    """
-
-    def __init__(self, device: torch.device, prep: Preprocess, normalized_crops: bool, gpu_decoders=None):
-        self.device, self.prep, self.normalized_crops = device, prep, normalized_crops
-        self.gpu_decoders = gpu_decoders
+    def __init__(self, device: torch.device, prep: Preprocess, normalized_crops: bool):
+        self.device, self.normalized_crops = device, normalized_crops
         self.mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1) * 255
 
-    def __call__(self, batch: WorkerBatch, decoder_index: int = 0) -> tuple:
+    def __call__(self, batch: WorkerBatch) -> tuple:
         """(images float32 normalized on the device, labels on the device), or (None, None)."""
-        parts, slots = [], []
-        if batch.crops is not None:
-            parts.append(batch.crops.to(self.device, non_blocking=True))
-            slots += batch.crop_slots
-        if batch.encoded is not None:
-            crops, decoded_slots = self.gpu_decoders.crops(batch, decoder_index)
-            if crops is not None:
-                parts.append(crops)
-                slots += decoded_slots
-        if not parts:
+        if batch.crops is None:
             return None, None
-        crops = torch.cat(parts) if len(parts) > 1 else parts[0]
-        order = sorted(range(len(slots)), key=slots.__getitem__)
-        if order != list(range(len(slots))):
-            crops = crops[torch.tensor(order).to(self.device, non_blocking=True)]
-        labels = [batch.labels[slots[i]] for i in order]
+        crops = batch.crops.to(self.device, non_blocking=True)
         images = crops if self.normalized_crops else (crops.float() - self.mean) / self.std
+        labels = [batch.labels[slot] for slot in batch.crop_slots]
         return images, torch.tensor(labels, dtype=torch.long).to(self.device, non_blocking=True)

@@ -109,6 +109,7 @@ def startup_breakdown(created_at: float, reports: list) -> dict:
         return {}
     return {"workers_reporting": len(reports),
             "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
+            "worker_init_s_max": max(r["worker_init_s"] for r in reports),
             "first_fetch_s_max": max(r["first_fetch_s"] for r in reports),
             "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
 

@@ -47,11 +47,9 @@ def summary_text(result: dict) -> str:
                      f"{_pct(m['loader_wait_fraction'])} of the time")
         startup = m.get("startup_breakdown") or {}
         if startup:
-            lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; its first batch "
-                         f"read and CPU-decoded in up to {startup['first_fetch_s_max']:.2f} s, collated in up to "
-                         f"{startup['first_collate_s_max']:.2f} s")
-        if m["data_info"].get("gpu_decoder_init_s") is not None:
-            lines.append(f"  GPU decoders made and warmed up (before the loader): {m['data_info']['gpu_decoder_init_s']:.2f} s")
+            lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; worker init (CUDA, "
+                         f"decoder) up to {startup['worker_init_s_max']:.2f} s; first batch read in up to "
+                         f"{startup['first_fetch_s_max']:.2f} s, decoded in up to {startup['first_collate_s_max']:.2f} s")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "

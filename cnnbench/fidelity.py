@@ -41,14 +41,17 @@ def decode_fidelity(root, transforms, decode: str, feeder, indices, seed: int = 
     """pixel_difference of the crops `feeder` makes on the `decode` path from the reference's,
     over a seeded sample of `indices` (the run's own images)."""
     from .data import choose_indices, open_dataset
+    from .gpu_decode import GPU_DECODERS, DecodeOnDevice
 
     reference_set = open_dataset(root, transforms, "pil")
     sample = [indices[i] for i in choose_indices(len(indices), FIDELITY_SAMPLE, seed)]
     sample = [i for i in sample if reference_set[i][0] == "crop"]      # the run names unreadable files itself
     reference = collate_samples([reference_set[i] for i in sample]).crops.to(feeder.device)
     path_set = open_dataset(root, transforms, decode, gpu_share)
+    samples = [path_set[i] for i in sample]
+    collate = DecodeOnDevice(feeder.device, path_set.prep, decode) if decode in GPU_DECODERS else collate_samples
     with torch.inference_mode():
-        images, _ = feeder(collate_samples([path_set[i] for i in sample]))
+        images, _ = feeder(collate(samples))
     if images is None or len(images) != len(reference):
         return {"images": 0, "decode": decode, "note": "some sampled files did not decode on this path"}
     def grey(x):

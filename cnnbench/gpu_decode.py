@@ -1,24 +1,25 @@
-"""JPEG decoding on the GPU, in the main process, for the gpu decode paths.
+"""JPEG decoding on the GPU inside the loader workers, for the gpu decode paths.
 
-The loader workers (CPU only) read each batch's files and sort out from their headers
-(jpeg_info) the files a batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG):
-those they decode themselves, one by one, as PIL's convert("RGB") would, and count. The rest
-travel as bytes; the prefetch threads decode them in one batched call per batch and resize and
-crop every image together whatever its size (resample.resize_crop_batch). One process holds
-the GPU: several processes sharing it are time-sliced (on an H200, 8 decoding workers reached
-14k images/s on same-size files and their start-up took 11-20 s, mostly CUDA and decoder set-up).
+Each worker reads its batch's files and sorts out from their headers (jpeg_info) the files a
+batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG): those it decodes on the
+CPU, one by one, as PIL's convert("RGB") would, and counts. The rest go through one batched GPU
+decoder call per batch (DecodeOnDevice) and come back to the main process as uint8 crops on the
+device (CUDA IPC). Workers that use CUDA can't be forked from a CUDA process: data.make_loader
+starts them from a fork server. On an H200, decoding in the main process instead (CPU-only
+workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s but ran 2.5-3.2 times
+slower end to end: its Python work per image (code streams, window copies) shares one GIL.
 
 Two GPU decoders:
 - nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
   H100, H200 ...) share the batch with its CUDA decoder.
 - nvjpeg: torchvision's (or TorchCodec's) batched nvJPEG on the GPU's SMs. It serializes calls
-  within a process and spends 50-80 us of host CPU per image.
+  within a process and spends 50-80 us of host CPU per image, so every worker has its own.
 """
 
 
 import torch
 
-from .batches import BadImage, WorkerBatch
+from .batches import BadImage, WorkerBatch, collate_samples
 from .errors import UserError
 from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
@@ -108,43 +109,66 @@ def best_gpu_decoder(device: torch.device):
     return None
 
 
-class GpuDecoderPool:
-    """One decoder per prefetch thread, made and warmed up before the clock starts.
+class DecodeOnDevice:
+    """The gpu paths' collate_fn, run in each loader worker: samples -> WorkerBatch of device crops.
 
-    crops() decodes a WorkerBatch's encoded files in one batched call, resizes them all together
-    whatever their sizes (resample.resize_crop_batch) and returns uint8 crops on the device with
-    their slots. A file the decoder refuses after all (damaged, or a kind its header did not
-    betray) is decoded on the CPU here, as PIL would, and counted; one the CPU cannot decode
-    either is added to the batch's bad files.
+    The batch's files go through one batched decoder call; every image is resized and cropped
+    together whatever its size (resample.resize_crop_batch); the crops the worker decoded on the
+    CPU join them in batch order, and the batch comes back on the device (CUDA IPC). A file the
+    decoder refuses after all (damaged, or a kind its header did not betray) is decoded on the
+    CPU here, as PIL would, and counted; one the CPU cannot decode either is a bad file.
     """
 
-    def __init__(self, name: str, device: torch.device, prep: Preprocess, threads: int = 1):
-        self.name, self.device, self.prep = name, torch.device(device), prep
-        self.decoders = [make_gpu_decoder(name, self.device) for _ in range(threads)]
-        sample = _sample_jpeg()
-        for decoder in self.decoders:     # first calls allocate; the resize's first product starts cuBLAS
-            resize_crop_batch(decoder.decode([sample]), prep.resize_size, prep.crop_size)
+    def __init__(self, device, prep: Preprocess, decoder: str):
+        self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
+        self._decoder = None      # made in the worker: CUDA state does not cross processes
 
-    def crops(self, batch: WorkerBatch, decoder_index: int = 0) -> tuple:
-        files = list(torch.split(batch.encoded, batch.encoded_sizes))
-        images = self.decoders[decoder_index].decode(files)
-        decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
-        crops = (resize_crop_batch([image for _, image in decoded], self.prep.resize_size, self.prep.crop_size)
-                 if decoded else None)
-        slots = [slot for slot, _ in decoded]
-        refused = [(slot, data, path) for slot, data, path, image in
-                   zip(batch.encoded_slots, files, batch.encoded_paths, images) if image is None]
-        extra = []
-        for slot, data, path in refused:
-            try:
-                extra.append(crop_on_cpu(data.clone(), self.prep).to(self.device, non_blocking=True))
-                slots.append(slot)
-                batch.cpu_fallback += 1
-            except RuntimeError as error:
-                batch.bad.append(BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__))
-        if extra:
-            crops = torch.cat([crops, torch.stack(extra)]) if crops is not None else torch.stack(extra)
-        return crops, slots
+    @property
+    def decoder(self):
+        if self._decoder is None:
+            self._decoder = make_gpu_decoder(self.decoder_name, self.device)
+        return self._decoder
+
+    def warm_up(self) -> None:
+        """CUDA context, decoder and the resize's first matrix product, before the first batch."""
+        resize_crop_batch(self.decoder.decode([_sample_jpeg()]), self.prep.resize_size, self.prep.crop_size)
+
+    def __call__(self, samples) -> WorkerBatch:
+        batch = collate_samples(samples)
+        if batch.encoded is None and batch.crops is None:
+            return batch
+        parts, slots = [], []
+        if batch.crops is not None:
+            parts.append(batch.crops.to(self.device, non_blocking=True))
+            slots += batch.crop_slots
+        if batch.encoded is not None:
+            encoded = batch.encoded.pin_memory() if self.device.type == "cuda" else batch.encoded
+            files = list(torch.split(encoded, batch.encoded_sizes))
+            images = self.decoder.decode(files)
+            decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
+            if decoded:
+                parts.append(resize_crop_batch([image for _, image in decoded], self.prep.resize_size,
+                                               self.prep.crop_size))
+                slots += [slot for slot, _ in decoded]
+            for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images):
+                if image is not None:
+                    continue
+                try:
+                    parts.append(crop_on_cpu(data.clone(), self.prep)[None].to(self.device, non_blocking=True))
+                    slots.append(slot)
+                    batch.cpu_fallback += 1
+                except RuntimeError as error:
+                    batch.bad.append(BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__))
+        batch.encoded, batch.encoded_sizes, batch.encoded_slots, batch.encoded_paths = None, [], [], []
+        if parts:
+            crops = torch.cat(parts) if len(parts) > 1 else parts[0]
+            order = sorted(range(len(slots)), key=slots.__getitem__)
+            if order != list(range(len(slots))):
+                crops = crops[torch.tensor(order).to(self.device, non_blocking=True)]
+            batch.crops, batch.crop_slots = crops, [slots[i] for i in order]
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
+        return batch
 
 
 def resolve_decode(requested, device: torch.device) -> str:

@@ -18,15 +18,15 @@ class PrepareTimes:
     prepare_s: float
 
 
-PREFETCH_THREADS = 2    # one decodes a batch while the other resizes and normalizes the one before
+PREFETCH_THREADS = 2
 
 
 class Prefetcher:
     """Prepares batches in background threads, up to `depth` batches ahead of the model.
 
-    Each thread takes batches from the loader (whose workers read and CPU-decode them), decodes
-    their files on the GPU where there are any, and normalizes them, on a CUDA stream of its own,
-    so batch preparation overlaps the model's forward. Yields (images, labels, the WorkerBatch
+    Each thread takes batches from the loader (whose workers decode them) and normalizes them on
+    a CUDA stream of its own, so batch preparation overlaps the model's forward; two threads let
+    one receive a batch while the other normalizes the one before. Yields (images, labels, the WorkerBatch
     they came from, PrepareTimes), in loader order.
     """
 
@@ -64,7 +64,7 @@ class Prefetcher:
                     if worker_batch is None:
                         break
                     loaded = time.perf_counter()
-                    images, labels = self.feeder(worker_batch, index)
+                    images, labels = self.feeder(worker_batch)
                     event = None
                     if cuda and images is not None:
                         event = torch.cuda.Event()

@@ -11,7 +11,8 @@ from torchvision.models import AlexNet_Weights, alexnet
 import alexnet_benchmark
 from cnnbench.benchmark import evaluate
 from cnnbench.errors import REPO_ROOT
-from cnnbench.data import make_feeder, open_dataset
+from cnnbench.data import open_dataset
+from cnnbench.gpu_decode import DecodeOnDevice
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.fidelity import prediction_agreement
 from cnnbench.preprocess import Preprocess
@@ -37,7 +38,7 @@ def predictions(root, decode, workers=0):
     dataset = open_dataset(root, transforms, decode)
     torch.manual_seed(0)
     runner = Runner(alexnet().eval(), Mode(), torch.device("cpu"))
-    feeder, _ = make_feeder(decode, torch.device("cpu"), Preprocess.from_transforms(transforms))
+    feeder = DeviceFeeder(torch.device("cpu"), Preprocess.from_transforms(transforms), normalized_crops=decode == "pil")
     raw = evaluate(runner, dataset, list(range(len(dataset))), 8, workers, 1, feeder, progress=False,
                    keep_logits=True)
     return raw["logits"], raw
@@ -103,8 +104,8 @@ def test_gpu_decode_without_cuda_is_a_clear_error(jpegs, tmp_path, capsys):
 
 
 def test_gpu_path_workers_decode_in_batch_order(jpegs):
-    """The gpu path end to end on the CPU: workers send bytes, the main process decodes them in
-    batches (nvjpeg on a CPU device is libjpeg-turbo through the same call) and restores batch order."""
+    """The gpu path end to end on the CPU: workers from the fork server decode each batch in one
+    call (nvjpeg on a CPU device is libjpeg-turbo through the same call), in batch order."""
     pil, _ = predictions(jpegs, "pil")
     gpu_path, raw = predictions(jpegs, "nvjpeg", workers=2)   # nvjpeg on a CPU device: libjpeg-turbo, batched
     agreement = prediction_agreement(pil, gpu_path)
@@ -118,8 +119,8 @@ def test_gpu_split_batches_keep_their_order(jpegs):
     prep = Preprocess.from_transforms(transforms)
     samples = [open_dataset(jpegs, transforms, "nvjpeg", 0.5)[i] for i in range(16)]
     assert 0 < sum(kind == "encoded" for kind, _, _ in samples) < 16
-    feeder, _ = make_feeder("nvjpeg", torch.device("cpu"), prep)
-    images, labels = feeder(collate_samples(samples))
+    feeder = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)
+    images, labels = feeder(DecodeOnDevice("cpu", prep, "nvjpeg")(samples))
     pil = open_dataset(jpegs, transforms, "pil")
     reference = collate_samples([pil[i] for i in range(16)])
     assert labels.tolist() == [pil.samples[i][1] for i in range(16)]
@@ -136,9 +137,9 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     (folder / "empty.JPEG").write_bytes(b"")
     transforms = AlexNet_Weights.DEFAULT.transforms()
     dataset = open_dataset(tmp_path / "data", transforms, "nvjpeg", 1.0)
-    batch = collate_samples([dataset[i] for i in range(len(dataset))])
-    feeder, _ = make_feeder("nvjpeg", torch.device("cpu"), Preprocess.from_transforms(transforms))
-    images, labels = feeder(batch)
+    prep = Preprocess.from_transforms(transforms)
+    batch = DecodeOnDevice("cpu", prep, "nvjpeg")([dataset[i] for i in range(len(dataset))])
+    images, labels = DeviceFeeder(torch.device("cpu"), prep, normalized_crops=False)(batch)
     assert sorted(Path(b.path).name for b in batch.bad) == ["broken.JPEG", "empty.JPEG"]
     assert images.shape == (3, 3, 224, 224)
     assert labels.tolist() == [dataset.samples[0][1]] * 3

@@ -15,9 +15,10 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.models import AlexNet_Weights, alexnet
 
-from cnnbench.batches import collate_samples
+from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.benchmark import evaluate
-from cnnbench.data import make_feeder, open_dataset
+from cnnbench.data import open_dataset
+from cnnbench.gpu_decode import DecodeOnDevice
 from cnnbench.errors import REPO_ROOT
 from cnnbench.jpeg_info import jpeg_info
 from cnnbench.modes import Mode, Runner
@@ -95,20 +96,22 @@ def test_mixed_sizes_resize_together_as_pil_does():
 def test_cmyk_grey_and_progressive_in_one_batch_match_pil(odd_folder, decode):
     reference, paths = reference_grey(odd_folder)
     dataset = open_dataset(odd_folder, TRANSFORMS, decode)
-    batch = collate_samples([dataset[i] for i in range(len(dataset))])
-    feeder, _ = make_feeder(decode, CPU, Preprocess.from_transforms(TRANSFORMS))
+    prep = Preprocess.from_transforms(TRANSFORMS)
+    collate = DecodeOnDevice(CPU, prep, decode) if decode == "nvjpeg" else collate_samples
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    feeder = DeviceFeeder(CPU, prep, normalized_crops=False)
     images, _ = feeder(batch)
     grey = images * feeder.std + feeder.mean
     assert grey.shape == reference.shape == (len(KINDS), 3, 224, 224)
     assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
     if decode == "nvjpeg":     # CMYK and progressive were sent to the CPU by the worker, and counted
-        assert batch.cpu_fallback == 2 and len(batch.encoded_slots) == len(KINDS) - 2
+        assert batch.cpu_fallback == 2 and batch.crop_slots == list(range(len(KINDS)))
 
 
 def test_files_only_the_fallback_decodes_are_counted_not_fatal(odd_folder):
     dataset = open_dataset(odd_folder, TRANSFORMS, "nvjpeg")
     runner = Runner(alexnet().eval(), Mode(), CPU)
-    feeder, _ = make_feeder("nvjpeg", CPU, Preprocess.from_transforms(TRANSFORMS))
+    feeder = DeviceFeeder(CPU, Preprocess.from_transforms(TRANSFORMS), normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 4, 2, 1, feeder, progress=False)
     assert raw["batch_images"] == [4, 2] and raw["cpu_fallback_images"] == 2 and raw["bad_images"] == []
 
@@ -128,7 +131,7 @@ def test_the_varied_generators_files_decode_on_every_path(varied_set, decode):
     assert len({(k.width, k.height) for k in kinds}) >= 10       # varied indeed
     dataset = open_dataset(varied_set, TRANSFORMS, decode)
     runner = Runner(alexnet().eval(), Mode(), CPU)
-    feeder, _ = make_feeder(decode, CPU, Preprocess.from_transforms(TRANSFORMS))
+    feeder = DeviceFeeder(CPU, Preprocess.from_transforms(TRANSFORMS), normalized_crops=decode == "pil")
     raw = evaluate(runner, dataset, list(range(len(dataset))), 16, 2, 1, feeder, progress=False)
     assert raw["batch_images"] == [16, 16, 16, 12] and raw["bad_images"] == []
     expected_fallback = sum(not k.gpu_decodable for k in kinds) if decode == "nvjpeg" else 0
