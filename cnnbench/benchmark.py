@@ -6,18 +6,28 @@ autotuning, compilation and graph capture happen there), then times every batch'
 the batch already on the device.
 """
 
+import itertools
+import sys
 import time
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
-from . import distributed
-from .data import make_loader, synthetic_batch
-from .batches import undecodable
-from .device import empty_cache, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
+from . import distributed, metrics
+from .batches import DeviceFeeder, undecodable
+from .data import choose_data, choose_indices, default_workers, images_at, make_loader, open_dataset, synthetic_batch
+from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
+from .errors import UserError
+from .fidelity import decode_fidelity
+from .gpu_decode import resolve_decode
+from .metrics import latency_stats
+from .models import load_model
 from .modes import Runner
 from .prefetch import Prefetcher
-from .timing import RegionTimer, clock_name, latency_stats
+from .preprocess import CODEC_LIBRARY, Preprocess
+from .record import add_accuracy_deltas, benchmark_record, provenance
+from .timing import RegionTimer, clock_name
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -28,9 +38,9 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.stack([hits[:, 0].sum(), hits.any(dim=1).sum()])
 
 
-def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int) -> None:
+def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int, progress: bool) -> None:
     for batch in sorted(set(batch_sizes), reverse=True):
-        runner.warm_up(synthetic_batch(batch, "cpu", seed=seed), warmup)
+        runner.warm_up(synthetic_batch(batch, "cpu", seed=seed), warmup, progress=progress)
 
 
 def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int, feeder,
@@ -51,7 +61,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     shapes = {batch_size} if len(indices) >= batch_size else set()
     if len(indices) % batch_size:
         shapes.add(len(indices) % batch_size)
-    _warm_up_shapes(runner, shapes, warmup, seed=0)
+    _warm_up_shapes(runner, shapes, warmup, seed=0, progress=progress)
 
     loader = make_loader(dataset, indices, batch_size, workers, device)
     created_at, started = time.time(), time.perf_counter()
@@ -91,6 +101,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
         batches.close()   # stops the background thread, also when a bad image ends the run
     synchronize(device)
     ended = time.perf_counter()
+    if sum(batch_images) + len(bad_images) != len(indices):    # every image scored or named, once
+        raise RuntimeError(f"scored {sum(batch_images)} and skipped {len(bad_images)} images of {len(indices)}")
     distributed.barrier(context, device)
     window_s = time.perf_counter() - started
     per_batch_hits = torch.stack(hits).cpu().tolist() if hits else []
@@ -120,7 +132,7 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
     device = runner.device
     context = context or distributed.DistContext()
     images = synthetic_batch(batch_size, "cpu", seed=seed)
-    _warm_up_shapes(runner, [batch_size], warmup, seed)
+    _warm_up_shapes(runner, [batch_size], warmup, seed, progress)
     runner.load(images)
     timer = RegionTimer(device)
     distributed.barrier(context, device)
@@ -140,19 +152,20 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
             "window_s": window_s, "bad_images": []}
 
 
-def run_cell(model, mode, device, batch_size, args, dataset=None, indices=None, context=None,
-             verify_input=None, feeder=None) -> dict:
+def run_cell(model, mode, device, batch_size: int, *, num_batches: int, warmup: int, seed: int, workers: int = 0,
+             dataset=None, indices=None, feeder=None, skip_bad_images: bool = False, context=None,
+             verify_input=None, progress: bool = True) -> dict:
     """Prepare the mode, warm up, measure; out-of-memory becomes an 'oom' status for the caller."""
     reset_peak_memory(device)
     try:
         runner = Runner(model, mode, device, verify_input=verify_input)
         runner.check_support(synthetic_batch(1, "cpu"))
         if dataset is None:
-            raw = benchmark_synthetic(runner, batch_size, args.num_batches or 50, args.warmup, args.seed,
-                                      context=context, progress=not args.quiet)
+            raw = benchmark_synthetic(runner, batch_size, num_batches or 50, warmup, seed, context=context,
+                                      progress=progress)
         else:
-            raw = evaluate(runner, dataset, indices, batch_size, args.workers, args.warmup, feeder,
-                           skip_bad_images=args.skip_bad_images, context=context, progress=not args.quiet)
+            raw = evaluate(runner, dataset, indices, batch_size, workers, warmup, feeder,
+                           skip_bad_images=skip_bad_images, context=context, progress=progress)
     except Exception as error:
         if not is_out_of_memory(error):
             raise
@@ -168,19 +181,23 @@ def run_cell(model, mode, device, batch_size, args, dataset=None, indices=None, 
 
 
 def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
-    """The original's keys (seconds, fractions) plus percentiles, both throughputs and accuracy."""
+    """The original's keys (seconds, fractions) plus percentiles, both throughputs and accuracy.
+
+    Formulas and units: metrics.py and docs/outputs.md.
+    """
     times_ms = raw["batch_times_ms"]
     images = sum(raw["batch_images"])
     model_time_s = sum(times_ms) / 1e3
     stats = latency_stats(times_ms)
-    top1 = sum(raw["batch_top1"]) / images if measured_accuracy and images else None
-    top5 = sum(raw["batch_top5"]) / images if measured_accuracy and images else None
+    top1 = metrics.accuracy(sum(raw["batch_top1"]), images) if measured_accuracy else None
+    top5 = metrics.accuracy(sum(raw["batch_top5"]), images) if measured_accuracy else None
     wait_s = sum(raw["data_wait_s"])
     e2e_s = raw["wall_s"] if measured_accuracy else None
-    metrics = {
+    model_rate = metrics.throughput(images, model_time_s)
+    cell = {
         "total_images": images,
         "total_time": model_time_s,
-        "images_per_second": images / model_time_s if model_time_s else None,
+        "images_per_second": model_rate,
         "avg_batch_time": stats["mean"] / 1e3,
         "std_batch_time": stats["std"] / 1e3,
         "min_batch_time": stats["min"] / 1e3,
@@ -188,22 +205,132 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "avg_accuracy": top1,
         "top1_accuracy": top1,
         "top5_accuracy": top5,
-        "model_images_per_second": images / model_time_s if model_time_s else None,
-        "end_to_end_images_per_second": images / e2e_s if e2e_s else None,
+        "model_images_per_second": model_rate,
+        "end_to_end_images_per_second": metrics.throughput(images, e2e_s) if measured_accuracy else None,
         "end_to_end_time_s": e2e_s,
-        "startup_time_s": raw["startup_s"] if measured_accuracy else None,   # the loader's warm-up pass
+        "startup_time_s": raw["startup_s"] if measured_accuracy else None,
         "startup_breakdown": raw.get("startup_breakdown") if measured_accuracy else None,
         "data_wait_time_s": wait_s if measured_accuracy else None,
-        # share of the end-to-end time the model's thread sat waiting for a batch
-        "stall_fraction": wait_s / e2e_s if e2e_s else None,
-        # share of it the prepare thread sat waiting for the loader's workers
-        "loader_wait_fraction": sum(raw["loader_wait_s"]) / e2e_s if e2e_s else None,
-        "prepare_time_s": sum(raw["prepare_s"]) if measured_accuracy else None,   # overlapped with the model
+        "stall_fraction": metrics.share(wait_s, e2e_s) if measured_accuracy else None,
+        "loader_wait_fraction": metrics.share(sum(raw["loader_wait_s"]), e2e_s) if measured_accuracy else None,
+        "prepare_time_s": sum(raw["prepare_s"]) if measured_accuracy else None,
         "compile_time_s": raw.get("compile_time_s"),
         "peak_memory_mib": raw.get("peak_memory_mib"),
         "skipped_bad_images": len(raw.get("bad_images", [])),
-        # files a GPU decoder could not take (CMYK, progressive ...), decoded on the CPU instead
         "cpu_fallback_images": raw.get("cpu_fallback_images") if measured_accuracy else None,
     }
-    metrics.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
-    return metrics
+    cell.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
+    return cell
+
+
+def reduce_across_ranks(raw: dict, cell: dict, context, device) -> dict:
+    """Across torchrun ranks: exact image and hit counts, aggregate throughput over one wall-clock
+    window (the slowest rank's), model-only throughput summed over ranks."""
+    totals = distributed.all_sum([sum(raw["batch_images"]), sum(raw["batch_top1"]), sum(raw["batch_top5"])],
+                                 context, device)
+    windows = distributed.all_gather_object(raw["window_s"], context)
+    per_rank = distributed.all_gather_object(
+        {key: cell[key] for key in ("total_images", "model_images_per_second",
+                                    "end_to_end_images_per_second", "batch_time_ms_p50")}, context)
+    images = int(totals[0])
+    reduced = {"world_size": context.world_size, "aggregate_images_per_second": metrics.throughput(images, max(windows)),
+               "per_rank": per_rank}
+    if context.active:
+        model_rate = sum(r["model_images_per_second"] for r in per_rank)
+        reduced.update(total_images=images, model_images_per_second=model_rate, images_per_second=model_rate)
+        if cell["top1_accuracy"] is not None:
+            top1 = metrics.accuracy(totals[1], images)
+            reduced.update(top1_accuracy=top1, top5_accuracy=metrics.accuracy(totals[2], images), avg_accuracy=top1)
+    return reduced
+
+
+@dataclass
+class BenchmarkOutcome:
+    records: list            # record.benchmark_record, one per cell
+    raws: list               # each cell's per-batch data, for the plots
+
+
+def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes: list, data_path=None,
+                  synthetic: bool = False, num_batches: int = 50, images_to_score: int = 0, warmup: int = 10,
+                  workers=None, decode=None,
+                  gpu_decode_share: float = 1.0, skip_bad_images: bool = False, seed: int = 0,
+                  progress: bool = True, config: dict = None, context=None, say=print) -> BenchmarkOutcome:
+    """Every mode at every batch size: model-only timing on synthetic input, or scoring (and end-to-end
+    timing) of a seeded subset of `images_to_score` images (0: all) of an ImageNet-style folder; on
+    synthetic input `num_batches` are timed. Records are complete on the main rank only."""
+    context = context or distributed.DistContext()
+    data = choose_data(data_path, synthetic)
+    loaded = load_model(model, weights, seed, allow_random_fallback=data.synthetic)
+    if loaded.notice:
+        say(loaded.notice, file=sys.stderr)
+    dataset = indices = feeder = None
+    if data.synthetic:
+        say(f"*** SYNTHETIC DATA: {data.reason}; timing random images, accuracy not measured ***")
+        data.info = {"kind": "synthetic", "reason": data.reason}
+    else:
+        if not loaded.pretrained:
+            say("NOTE: untrained weights: accuracy is that of an untrained model")
+        decode = resolve_decode(decode, device)
+        workers = default_workers(decode) if workers is None else workers
+        dataset = open_dataset(data.root, loaded.transforms, decode, gpu_share=gpu_decode_share)
+        feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
+        chosen = choose_indices(len(dataset), images_to_score, seed)
+        indices = distributed.shard(chosen, context)
+        scope = ("all images" if len(chosen) == len(dataset) else
+                 f"accuracy over a random subset of {len(chosen):,} of {len(dataset):,} images (seed {seed})")
+        data.info = {"kind": "imagefolder", "root": str(data.root), "dataset_images": len(dataset),
+                     "classes_present": len(dataset.classes), "scored_images": len(chosen),
+                     "subset_seed": seed if len(chosen) < len(dataset) else None, "scored": scope,
+                     "transforms": str(loaded.transforms), "decode": decode, "workers": workers,
+                     "codec_library": CODEC_LIBRARY}
+        if dataset.skipped_links:
+            say(f"NOTE: {len(dataset.skipped_links)} directory link(s) lead back into {data.root} and were not "
+                f"followed (each image counts once), e.g. {dataset.skipped_links[0]}")
+            data.info["skipped_directory_links"] = dataset.skipped_links
+        say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
+            f"decoding: {decode}, {workers} workers")
+    say(f"Benchmarking {model} on {device} ({len(modes) * len(batch_sizes)} configuration(s))...")
+    slow = low_precision_on_cpu(modes, device)
+    if slow:
+        say(f"NOTE: {slow} on the CPU runs through slow kernels on most CPUs (far slower than fp32); "
+            f"warm-up and timing show progress")
+    verify_input = (images_at(open_dataset(data.root, loaded.transforms), indices[:8])
+                    if any(mode.rewrite for mode in modes) and dataset is not None else None)
+    run = {**provenance(), "model": model, "device": str(device),
+           "data": "synthetic" if data.synthetic else "imagenet", "data_info": data.info,
+           "weights": {"requested": weights, "loaded": loaded.weights, "pretrained": loaded.pretrained},
+           "config": config or {}, "environment": None}
+    cells = []
+    for mode, batch_size in itertools.product(modes, batch_sizes):
+        raw = run_cell(loaded.model, mode, device, batch_size, num_batches=num_batches, warmup=warmup, seed=seed,
+                       workers=workers, dataset=dataset, indices=indices, feeder=feeder,
+                       skip_bad_images=skip_bad_images, context=context, verify_input=verify_input,
+                       progress=progress or bool(slow))
+        if raw["status"] != "ok":
+            if len(modes) * len(batch_sizes) == 1:
+                raise UserError(f"out of memory at batch size {batch_size} on {device}; lower the batch size "
+                                f"(try {max(batch_size // 2, 1)})", exit_code=3)
+            say(f"  {mode.label()} batch {batch_size}: out of memory, recorded and skipped")
+            cells.append((mode, batch_size, raw, None))
+            continue
+        cell = cell_metrics(raw, measured_accuracy=not data.synthetic)
+        cell.update(reduce_across_ranks(raw, cell, context, device))
+        cells.append((mode, batch_size, raw, cell))
+        if len(modes) * len(batch_sizes) > 1:
+            say(f"  {mode.label():<40} batch {batch_size:>5}: {cell['model_images_per_second']:>12,.1f} img/s, "
+                f"p50 {cell['batch_time_ms_p50']:.3f} ms")
+    if dataset is not None and context.is_main:   # after the timed cells: how far the inputs are from the reference
+        data.info["input_fidelity"] = decode_fidelity(data.root, loaded.transforms, decode, feeder, chosen, seed,
+                                                      gpu_decode_share)
+    run["environment"] = environment(device)
+    records = [benchmark_record(run, mode, batch_size, raw["status"], cell, raw, raw.get("error"))
+               for mode, batch_size, raw, cell in cells]
+    add_accuracy_deltas(records)
+    return BenchmarkOutcome(records, [raw for _, _, raw, _ in cells])
+
+
+def low_precision_on_cpu(modes: list, device) -> str:
+    """'bf16, fp16' (the low precisions among `modes`) when the device is a CPU, else ''."""
+    if device.type != "cpu":
+        return ""
+    return ", ".join(sorted({mode.precision for mode in modes if mode.precision in ("fp16", "bf16")}))

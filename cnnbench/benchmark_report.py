@@ -178,3 +178,28 @@ def sweep_table(rows) -> str:
         lines.append(f"Lowest batch-{smallest} latency: {quickest['batch_time_ms_p50']:.3f} ms p50 with "
                      f"{_mode_key(quickest)}")
     return "\n".join(lines)
+
+
+def write_benchmark_files(outcome, files, say=print) -> None:
+    """Print the summary (one cell) or the table (a sweep), and write it beside the JSON and the PNG
+    (a sweep also gets its CSV); benchmark_results.txt becomes the newest printed summary."""
+    records = outcome.records
+    if len(records) == 1:
+        record, raw = records[0], outcome.raws[0]
+        text = summary_text(record)
+        accuracy = ([hits / images for hits, images in zip(raw["batch_top1"], raw["batch_images"])]
+                    if record["data"] != "synthetic" else None)
+        figure = plot_run(record, raw["batch_times_ms"], accuracy)
+        json_path = files.write_json(".json", record)
+    else:
+        text = sweep_table(records)
+        figure = plot_sweep(records, f"{records[0]['model']} on "
+                                     f"{records[0]['environment'].get('gpu', records[0]['environment']['cpu'])}, "
+                                     f"{records[0]['data']} input")
+        json_path = files.write_json(".json", {"records": records})
+        say(f"CSV saved to {files.write_text('.csv', sweep_csv(records))}")
+    say(text)
+    summary = files.write_text(".txt", text + "\n")
+    say(f"Plot saved to {files.save_figure('.png', figure)}")
+    say(f"Summary saved to {summary} (also {files.latest(summary, 'benchmark_results.txt')})")
+    say(f"Benchmark results saved to {json_path}")

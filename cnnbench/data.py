@@ -58,6 +58,44 @@ class ImageNetFolder(datasets.ImageFolder):
         super().__init__(root, transform=transform)
         self.decode, self.prep, self.gpu_share = decode, prep or Preprocess(), gpu_share
 
+    def make_dataset(self, directory, class_to_idx, extensions=None, is_valid_file=None, allow_empty=False):
+        """Each image file once: directory links that lead back into the data tree are not followed
+        (a link to another disk is), and a file reached twice counts once; in two classes it is an error.
+
+        ImageFolder's own walk follows every link, so one `loop -> ..` inside a class folder
+        multiplies the images and files them under the wrong class.
+        """
+        tree = os.path.realpath(directory)
+        self.skipped_links, samples, owner = [], [], {}
+        for class_name in sorted(class_to_idx):
+            visited = set()
+            for folder, subfolders, files in os.walk(os.path.join(directory, class_name), followlinks=True):
+                visited.add(os.path.realpath(folder))
+                kept = []
+                for name in sorted(subfolders):
+                    path = os.path.join(folder, name)
+                    real = os.path.realpath(path)
+                    if real in visited or (os.path.islink(path) and (real == tree or real.startswith(tree + os.sep))):
+                        self.skipped_links.append(path)
+                    else:
+                        kept.append(name)
+                subfolders[:] = kept
+                for name in sorted(files):
+                    if not name.lower().endswith(IMAGE_EXTENSIONS):
+                        continue
+                    path = os.path.join(folder, name)
+                    real = os.path.realpath(path)
+                    if real in owner:
+                        if owner[real] != class_name:
+                            raise UserError(f"{path} is the same file as one in class folder {owner[real]}; "
+                                            f"an image can have one label only")
+                        continue
+                    owner[real] = class_name
+                    samples.append((path, class_to_idx[class_name]))
+        if not samples and not allow_empty:
+            raise FileNotFoundError(f"no image files under {directory}")
+        return samples
+
     def find_classes(self, directory):
         classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
         unknown = [name for name in classes if class_index(name) is None]

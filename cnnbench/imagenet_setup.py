@@ -23,7 +23,9 @@ from pathlib import Path
 from torchvision.datasets.imagenet import ARCHIVE_META
 from tqdm import tqdm
 
-from .cli import DEFAULT_DATA_PATH, UserError, entry_point
+from .cli import entry_point
+from .data import imagenet_wnids
+from .errors import DEFAULT_DATA_PATH, UserError
 
 VAL_ARCHIVE, VAL_MD5 = ARCHIVE_META["val"]
 DEVKIT_ARCHIVE, DEVKIT_MD5 = ARCHIVE_META["devkit"]
@@ -31,6 +33,8 @@ KAGGLE_CSV = "LOC_val_solution.csv"
 KAGGLE_VAL = Path("ILSVRC") / "Data" / "CLS-LOC" / "val"
 MARKER = ".setup_complete"
 VAL_NAME = re.compile(r"^ILSVRC2012_val_(\d{8})\.JPEG$")
+KAGGLE_IMAGE_ID = re.compile(r"^ILSVRC2012_val_\d{8}$")
+WNID = re.compile(r"^n\d{8}$")
 SPACE_MARGIN = 1.05
 WHERE_TO_GET = ("get ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz from https://image-net.org "
                 "(Download, after registering), or Kaggle's imagenet-object-localization-challenge "
@@ -98,6 +102,16 @@ def read_devkit(devkit_archive: Path, work: Path) -> list:
     return [id_to_wnid[i] for i in ids]
 
 
+def check_labels(wnids, source: str) -> None:
+    """Every label becomes a folder name: each must be an ImageNet-1k wnid (n + 8 digits, in the
+    1000-class list), checked before anything is written."""
+    known = set(imagenet_wnids())
+    bad = next((w for w in wnids if not (WNID.match(w) and w in known)), None)
+    if bad is not None:
+        raise UserError(f"{source}: label {bad!r} is not an ImageNet-1k wnid (n + 8 digits, one of the 1000 "
+                        f"classes); refusing to build the val set (nothing was written)", exit_code=1)
+
+
 def check_space(directory: Path, needed_bytes: int) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed_bytes:
@@ -113,6 +127,7 @@ def build_from_official(data_dir: Path, staging: Path, skip_checksum: bool) -> i
     check_space(data_dir, int(val_tar.stat().st_size * SPACE_MARGIN))
     labels = read_devkit(devkit, staging / "devkit")
     shutil.rmtree(staging / "devkit")
+    check_labels(set(labels), f"{devkit} (meta.mat)")
     written = 0
     try:
         with tarfile.open(val_tar, mode="r|*") as tar:
@@ -141,7 +156,15 @@ def build_from_official(data_dir: Path, staging: Path, skip_checksum: bool) -> i
 def build_from_kaggle(data_dir: Path, staging: Path) -> int:
     source = data_dir / KAGGLE_VAL
     with open(data_dir / KAGGLE_CSV, newline="") as table:
-        rows = [(row["ImageId"], row["PredictionString"].split()[0]) for row in csv.DictReader(table)]
+        try:
+            rows = [(row["ImageId"], row["PredictionString"].split()[0]) for row in csv.DictReader(table)]
+        except (KeyError, IndexError, AttributeError):
+            raise UserError(f"{data_dir / KAGGLE_CSV}: not Kaggle's ImageId,PredictionString table", exit_code=1)
+    bad_id = next((image for image, _ in rows if not KAGGLE_IMAGE_ID.match(image)), None)
+    if bad_id is not None:
+        raise UserError(f"{KAGGLE_CSV}: ImageId {bad_id!r} is not ILSVRC2012_val_<8 digits>; refusing to build "
+                        f"the val set (nothing was written)", exit_code=1)
+    check_labels({wnid for _, wnid in rows}, KAGGLE_CSV)
     missing = [image for image, _ in rows if not (source / f"{image}.JPEG").is_file()]
     if missing:
         raise UserError(f"{KAGGLE_CSV} lists {len(missing)} image(s) missing from {source}, e.g. {missing[0]}.JPEG",

@@ -15,11 +15,13 @@ never from hand-tracked feature-map sizes. Conventions, as in the literature:
 import copy
 import math
 import statistics
+import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from . import metrics
 from .models import leaf_modules
 from .timing import time_calls
 
@@ -40,7 +42,7 @@ class LayerCost:
     @property
     def intensity(self) -> float:
         """FLOP per byte of minimum traffic (Williams, Waterman & Patterson, 'Roofline', CACM 2009)."""
-        return self.flop / self.bytes if self.bytes else 0.0
+        return metrics.arithmetic_intensity(self.flop, self.bytes)
 
 
 def _adaptive_windows(size_in: int, size_out: int) -> int:
@@ -111,31 +113,57 @@ class Ceilings:
 
     @property
     def ridge(self) -> float:
-        """Intensity (FLOP/byte) where the bandwidth roof meets the compute roof."""
-        return self.peak_flops / self.peak_bytes_per_s
+        return metrics.ridge(self.peak_flops, self.peak_bytes_per_s)
 
     def roof(self, intensity: float) -> float:
-        """Attainable FLOP/s at this intensity: min(peak, intensity x bandwidth)."""
-        return min(self.peak_flops, intensity * self.peak_bytes_per_s)
+        return metrics.roof(intensity, self.peak_flops, self.peak_bytes_per_s)
 
 
 def measure_matmul_flops(device: torch.device, dtype: torch.dtype, size: int = None) -> tuple:
     """FLOP/s of a square matrix product in `dtype` (2*n^3 FLOP), median of timed repeats."""
-    size = size or (8192 if device.type == "cuda" else 2048)
+    size = size or 8192
     generator = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
     b = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
-    times = time_calls(lambda: torch.mm(a, b), device, iterations=10 if device.type == "cuda" else 3, warmup=3)
-    return 2 * size ** 3 / (statistics.median(times) / 1e3), f"measured: {size}x{size} matmul in {dtype}"
+    times = time_calls(lambda: torch.mm(a, b), device, iterations=10, warmup=3)
+    return metrics.rate(2 * size ** 3, statistics.median(times) / 1e3), f"measured: {size}x{size} matmul in {dtype}"
+
+
+CPU_CEILING_SECONDS = 0.5    # per candidate kernel: CPU rates vary run to run, so repeat and keep the best
+
+
+def measure_cpu_flops(dtype: torch.dtype) -> tuple:
+    """The CPU's compute ceiling in `dtype`: the best rate of a 2048^3 matrix product and of an
+    AlexNet-sized convolution (the path the conv layers take, which for bf16/fp16 can be far faster
+    than the matrix product's), each repeated for CPU_CEILING_SECONDS on all torch threads."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(2048, 2048, generator=generator).to(dtype) for _ in range(2))
+    conv = nn.Conv2d(64, 192, 5, padding=2).to(dtype).eval()
+    images = torch.randn(8, 64, 27, 27, generator=generator).to(dtype)
+    candidates = {f"2048x2048 matmul in {dtype}": (lambda: torch.mm(a, b), 2 * 2048 ** 3),
+                  f"5x5 64->192 convolution at 27x27, batch 8, in {dtype}": (lambda: conv(images),
+                                                                            2 * 8 * 192 * 27 * 27 * 64 * 25)}
+    best = (0.0, "")
+    with torch.inference_mode():
+        for name, (run, flop) in candidates.items():
+            run()
+            rates, started = [], time.perf_counter()
+            while time.perf_counter() - started < CPU_CEILING_SECONDS or len(rates) < 3:
+                tick = time.perf_counter()
+                run()
+                rates.append(flop / (time.perf_counter() - tick))
+            best = max(best, (max(rates), name))
+    return best[0], f"measured: best of {best[1]} ({torch.get_num_threads()} threads)"
 
 
 def measure_copy_bandwidth(device: torch.device, megabytes: int = None) -> tuple:
     """Bytes/s of a large device copy, counting bytes read plus bytes written."""
-    megabytes = megabytes or (2048 if device.type == "cuda" else 256)
+    megabytes = megabytes or (2048 if device.type == "cuda" else 512)
     src = torch.randn(megabytes * 2**20 // 4, device=device)
     dst = torch.empty_like(src)
-    times = time_calls(lambda: dst.copy_(src), device, iterations=10 if device.type == "cuda" else 3, warmup=2)
-    return 2 * src.numel() * 4 / (statistics.median(times) / 1e3), f"measured: {megabytes} MiB copy (read + write)"
+    times = time_calls(lambda: dst.copy_(src), device, iterations=10, warmup=2)
+    return (metrics.rate(2 * src.numel() * 4, statistics.median(times) / 1e3),
+            f"measured: {megabytes} MiB copy (read + write)")
 
 
 def machine_ceilings(device: torch.device, dtype: torch.dtype, peak_tflops=None, peak_gbps=None) -> Ceilings:
@@ -143,7 +171,7 @@ def machine_ceilings(device: torch.device, dtype: torch.dtype, peak_tflops=None,
     if peak_tflops:
         flops, flops_source = peak_tflops * 1e12, "given (--peak-tflops)"
     else:
-        flops, flops_source = measure_matmul_flops(device, dtype)
+        flops, flops_source = measure_matmul_flops(device, dtype) if device.type == "cuda" else measure_cpu_flops(dtype)
     if peak_gbps:
         bandwidth, bandwidth_source = peak_gbps * 1e9, "given (--peak-gbps)"
     else:

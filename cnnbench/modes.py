@@ -8,10 +8,12 @@ time is reported on its own, never inside the latency figures.
 
 import contextlib
 import copy
+import itertools
 import time
 from dataclasses import dataclass
 
 import torch
+from tqdm import tqdm
 
 from .errors import UserError
 from .device import synchronize
@@ -175,15 +177,39 @@ class Runner:
                                 f"PyTorch build ({str(error).splitlines()[0]})")
             raise
 
-    def warm_up(self, images: torch.Tensor, iterations: int) -> None:
+    def warm_up(self, images: torch.Tensor, iterations: int, progress: bool = False) -> None:
         """Untimed forwards at this batch shape; the first one's time is the compile time."""
-        with torch.inference_mode():
+        with torch.inference_mode(), tqdm(total=max(iterations, 1), desc=f"warm-up (batch {images.shape[0]})",
+                                          unit="forward", disable=not progress, leave=False) as bar:
             started = time.perf_counter()
             self.load(images)
             self.run()
             synchronize(self.device)
+            bar.update()
             if self.mode.compiled:   # compilation (and capture) happen in this first call
                 self.compile_time_s += time.perf_counter() - started
             for _ in range(max(iterations - 1, 0)):
                 self.run()
+                if progress:     # a slow mode: show each forward as it completes
+                    synchronize(self.device)
+                bar.update()
             synchronize(self.device)
+
+
+def modes_for(*, precisions: list, channels_last: bool, compile_mode, cuda_graphs: bool, amp: bool, rewrite: bool,
+              sweep: bool, executions, device: torch.device) -> list:
+    """The Modes a run measures: one, or with `sweep` the grid precisions x memory formats x executions.
+
+    A sweep's executions default to all on CUDA (compile+cuda-graphs only with a compile mode that
+    does not capture graphs itself) and eager elsewhere; channels_last alone when asked for, else both.
+    """
+    if not sweep:
+        execution = {(False, False): "eager", (True, False): "compile", (False, True): "cuda-graphs",
+                     (True, True): "compile+cuda-graphs"}[(bool(compile_mode), cuda_graphs)]
+        return [Mode(precisions[0], channels_last, execution, compile_mode or "default", amp, rewrite)]
+    executions = executions or (
+        [e for e in EXECUTIONS if e != "compile+cuda-graphs" or compile_mode not in SELF_GRAPHING_COMPILE_MODES]
+        if device.type == "cuda" else ["eager"])
+    formats = [True] if channels_last else [False, True]
+    return [Mode(precision, layout, execution, compile_mode or "default", amp, rewrite)
+            for precision, layout, execution in itertools.product(precisions, formats, executions)]

@@ -1,8 +1,10 @@
 """Result files: self-describing JSON, written atomically, never over an earlier run's."""
 
+import glob
 import json
 import math
 import os
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -14,17 +16,24 @@ def timestamp() -> str:
     return datetime.now().strftime("%Y%m%d_%H%M%S")
 
 
-def reserve_stem(directory: Path, stem: str, suffixes) -> Path:
-    """`directory/stem`, or stem_1, stem_2 ... so that no file with any of `suffixes` exists yet."""
+def check_writable(directory: Path) -> Path:
+    """Create `directory` and write a probe file in it, so a run that could not save its results
+    fails before it starts, not after."""
+    directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as error:
-        raise UserError(f"cannot create output directory {directory}: {error.strerror}")
-    candidate, n = stem, 0
-    while any((directory / (candidate + suffix)).exists() for suffix in suffixes):
-        n += 1
-        candidate = f"{stem}_{n}"
-    return directory / candidate
+        raise UserError(f"cannot write results to {directory}: {error.strerror or error}; choose another output folder")
+    return directory
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def write_atomic(path: Path, write) -> Path:
@@ -36,9 +45,7 @@ def write_atomic(path: Path, write) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
     try:
         write(tmp)
         os.link(tmp, path)
@@ -62,29 +69,70 @@ def _json_safe(value):
     return value
 
 
-def write_json(path: Path, payload: dict) -> Path:
-    def write(tmp):
-        with open(tmp, "w") as out:
-            json.dump(_json_safe(payload), out, indent=2)
-            out.write("\n")
-    return write_atomic(path, write)
+def _dump_json(path, payload: dict) -> None:
+    with open(path, "w") as out:
+        json.dump(_json_safe(payload), out, indent=2)
+        out.write("\n")
 
 
-def write_text(path: Path, text: str) -> Path:
-    def write(tmp):
-        Path(tmp).write_text(text)
-    return write_atomic(path, write)
+class RunFiles:
+    """The files one run publishes, under a stem no other run takes: <name>_<timestamp>_<pid>.
 
+    Made before any work (check_writable). As a context manager it removes what the run published
+    if the run fails or is interrupted, so no half set of results is left. latest() keeps a copy of
+    a finished result under a fixed name (the original project's file names), replaced atomically.
+    """
 
-def save_figure(path: Path, figure) -> Path:
-    import matplotlib.pyplot as plt
+    def __init__(self, directory: Path, name: str):
+        self.directory = check_writable(directory)
+        stem, n = f"{name}_{timestamp()}_{os.getpid()}", 0
+        self.stem = stem
+        while any(self.directory.glob(glob.escape(self.stem) + "*")):    # the same process, the same second
+            n += 1
+            self.stem = f"{stem}_{n}"
+        self.published = []
 
-    try:
-        return write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    finally:
-        plt.close(figure)
+    def path(self, suffix: str) -> Path:
+        return self.directory / f"{self.stem}{suffix}"
 
+    def write_with(self, suffix: str, write) -> Path:
+        path = write_atomic(self.path(suffix), write)
+        self.published.append(path)
+        return path
 
-def config_of(args) -> dict:
-    """Every flag's value, as the run saw it."""
-    return {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()}
+    def write_json(self, suffix: str, payload: dict) -> Path:
+        return self.write_with(suffix, lambda tmp: _dump_json(tmp, payload))
+
+    def write_text(self, suffix: str, text: str) -> Path:
+        return self.write_with(suffix, lambda tmp: Path(tmp).write_text(text))
+
+    def save_figure(self, suffix: str, figure) -> Path:
+        import matplotlib.pyplot as plt
+
+        try:
+            return self.write_with(suffix, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+        finally:
+            plt.close(figure)
+
+    def latest(self, source: Path, fixed_name: str) -> Path:
+        """A copy of `source` as directory/fixed_name, replacing the previous run's atomically."""
+        target = self.directory / fixed_name
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{fixed_name}.")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return target
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None:     # failed or interrupted: leave nothing half done
+            for path in self.published:
+                path.unlink(missing_ok=True)
+        return False

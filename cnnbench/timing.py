@@ -1,11 +1,10 @@
-"""Timing that cannot lie: synchronized, warm-up excluded, percentiles reported.
+"""Timing that cannot lie: synchronized, warm-up excluded (metrics.latency_stats gives percentiles).
 
 On CUDA each timed region is a pair of CUDA events recorded on the stream, read only after one
 synchronize at the end (as triton's do_bench does), so timing never stalls the pipeline. Elsewhere
 the device is synchronized around a perf_counter reading (timm's benchmark does the same).
 """
 
-import statistics
 import time
 
 import torch
@@ -64,27 +63,3 @@ def time_calls(fn, device: torch.device, iterations: int, warmup: int) -> list:
         fn()
         timer.stop()
     return timer.times_ms()
-
-
-def percentile(sorted_values: list, q: float) -> float:
-    """Linear-interpolated percentile (numpy's default) of already sorted values."""
-    if not sorted_values:
-        return float("nan")
-    position = (len(sorted_values) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-def latency_stats(times_ms: list) -> dict:
-    """mean, std, min, max, p50, p90, p99 of per-batch times, in milliseconds."""
-    ordered = sorted(times_ms)
-    return {
-        "mean": statistics.fmean(ordered) if ordered else float("nan"),
-        "std": statistics.pstdev(ordered) if len(ordered) > 1 else 0.0,
-        "min": ordered[0] if ordered else float("nan"),
-        "max": ordered[-1] if ordered else float("nan"),
-        "p50": percentile(ordered, 50),
-        "p90": percentile(ordered, 90),
-        "p99": percentile(ordered, 99),
-    }

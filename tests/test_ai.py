@@ -77,3 +77,19 @@ def test_script_with_measure_writes_table_json_and_png(tmp_path, capsys):
     assert conv1["bound"] in ("compute", "memory")
     with Image.open(next(tmp_path.glob("*.png"))) as png:
         png.verify()
+
+
+def test_roofline_labels_never_overlap_and_units_fit_the_ceiling():
+    from cnnbench.roofline_report import plot_roofline
+
+    layers = [{"name": f"layer{i}", "type": "ReLU", "intensity": 0.25, "roof_flops": 5e9,
+               "achieved_flops": 1e9 * (1 + i * 0.01)} for i in range(12)]      # twelve points on top of each other
+    ceilings = {"peak_flops": 2e11, "peak_bytes_per_s": 2.5e10, "ridge": 8.0}
+    figure = plot_roofline([{"batch_size": 1, "measured": True, "layers": layers}], ceilings, "t")
+    renderer = figure.canvas.get_renderer()
+    texts = [t for t in figure.axes[0].texts]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    assert len(boxes) == 15
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert any("200.00 GFLOP/s" in t.get_text() for t in texts)
+    assert figure.axes[0].get_ylabel() == "Performance (GFLOP/s)"

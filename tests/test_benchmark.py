@@ -13,7 +13,8 @@ import cnnbench.data
 from cnnbench.errors import REPO_ROOT
 from conftest import WNIDS, make_image_folder, read_single_json
 
-CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet"]
+CPU_FAST = ["--device", "cpu", "--warmup", "1", "--quiet"]
+ONE_PROCESS = ["--workers", "0"]    # data read in the main process: fast to start in a test
 
 
 def run_main(*argv) -> int:
@@ -28,7 +29,7 @@ def test_known_answers_give_exact_top1_top5(tmp_path, known_answer_weights):
     data = make_image_folder(tmp_path / "imagenet" / "val", counts)
     out = tmp_path / "out"
     assert run_main("--data-path", data.parent, "--weights", weights, "--batch-size", 4,
-                    "--num-batches", 0, "--output-dir", out, *CPU_FAST) == 0
+                    "--num-batches", 0, "--output-dir", out, *CPU_FAST, *ONE_PROCESS) == 0
     result = read_single_json(out)
     assert result["total_images"] == 9
     assert result["top1_accuracy"] == pytest.approx(3 / 9)
@@ -50,7 +51,7 @@ def test_labels_are_imagenet_indices_not_folder_ranks(tmp_path):
 
 def test_unknown_class_folder_is_a_clear_error(tmp_path):
     make_image_folder(tmp_path / "val", {"cats": 1})
-    assert run_main("--data-path", tmp_path, *CPU_FAST, "--output-dir", tmp_path / "o") == 2
+    assert run_main("--data-path", tmp_path, *CPU_FAST, *ONE_PROCESS, "--output-dir", tmp_path / "o") == 2
 
 
 def test_seeded_subset_spans_classes_and_is_reproducible():
@@ -69,7 +70,7 @@ def test_subset_size_is_reported(tmp_path, known_answer_weights):
     data = make_image_folder(tmp_path / "d", {WNIDS[i]: 3 for i in range(4)})
     out = tmp_path / "out"
     assert run_main("--data-path", data, "--weights", weights, "--batch-size", 2, "--num-batches", 2,
-                    "--output-dir", out, *CPU_FAST) == 0
+                    "--output-dir", out, *CPU_FAST, *ONE_PROCESS) == 0
     result = read_single_json(out)
     assert result["total_images"] == 4
     assert "random subset of 4 of 12 images" in result["data_info"]["scored"]
@@ -125,7 +126,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, argv, message):
 
 def test_empty_dataset_dir_is_an_error(tmp_path, capsys):
     (tmp_path / "val" / WNIDS[0]).mkdir(parents=True)
-    assert run_main("--data-path", tmp_path, "--weights", "none", "--output-dir", tmp_path / "o", *CPU_FAST) == 2
+    assert run_main("--data-path", tmp_path, "--weights", "none", "--output-dir", tmp_path / "o", *CPU_FAST, *ONE_PROCESS) == 2
     assert "no images" in capsys.readouterr().err
 
 
@@ -150,7 +151,7 @@ def test_accuracy_run_without_weights_says_how_to_get_them(tmp_path, monkeypatch
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # an empty cache
     monkeypatch.setattr(socket, "getaddrinfo", offline)
     data = make_image_folder(tmp_path / "d", {WNIDS[0]: 1})
-    assert run_main("--data-path", data, "--output-dir", tmp_path / "o", *CPU_FAST) == 2
+    assert run_main("--data-path", data, "--output-dir", tmp_path / "o", *CPU_FAST, *ONE_PROCESS) == 2
     err = capsys.readouterr().err
     assert "--weights" in err and "alexnet-owt" in err
 
@@ -170,3 +171,24 @@ def test_bad_flags_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         alexnet_benchmark.get_args_parser().parse_args(argv)
     assert exit_info.value.code == 2
+
+
+def test_a_directory_link_back_into_the_tree_counts_nothing_twice(tmp_path, known_answer_weights, capsys):
+    weights, ranking = known_answer_weights
+    data = make_image_folder(tmp_path / "val", {WNIDS[ranking[0]]: 4, WNIDS[123]: 4})
+    (data / WNIDS[ranking[0]] / "loop").symlink_to("..", target_is_directory=True)
+    (data / WNIDS[123] / "again").symlink_to(data / WNIDS[123], target_is_directory=True)
+    out = tmp_path / "out"
+    assert run_main("--data-path", data, "--weights", weights, "--batch-size", 3, "--num-batches", 0,
+                    "--output-dir", out, *CPU_FAST, *ONE_PROCESS) == 0
+    result = read_single_json(out)
+    assert result["total_images"] == 8 and result["top1_accuracy"] == pytest.approx(0.5)
+    assert len(result["data_info"]["skipped_directory_links"]) == 2
+    assert "were not followed" in capsys.readouterr().out
+
+
+def test_one_file_in_two_classes_is_refused(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "val", {WNIDS[1]: 2, WNIDS[2]: 1})
+    (data / WNIDS[2] / "twin.jpeg").symlink_to(next((data / WNIDS[1]).iterdir()))
+    assert run_main("--data-path", data, "--weights", "none", "--output-dir", tmp_path / "o", *CPU_FAST, *ONE_PROCESS) == 2
+    assert "one label only" in capsys.readouterr().err

@@ -173,3 +173,45 @@ def test_leftovers_of_an_interrupted_run_are_not_taken_for_done(tmp_path):
     assert run(data, "--skip-checksum") == 0
     assert {p.name: p.parent.name for p in (data / "val").glob("*/*.JPEG")} == expected_layout()
     assert not list(data.glob(".val.partial-*"))
+
+
+def kaggle_folder(tmp_path, label_of=lambda wnid: wnid, image_id=lambda name: name[:-5]):
+    data = tmp_path / "kaggle"
+    source = data / "ILSVRC" / "Data" / "CLS-LOC" / "val"
+    source.mkdir(parents=True)
+    rows = ["ImageId,PredictionString"]
+    for name, wnid in expected_layout().items():
+        (source / name).write_bytes(b"jpeg")
+        rows.append(f"{image_id(name)},{label_of(wnid)} 10 20 30 40")
+    (data / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
+    return data
+
+
+def written_outside(tmp_path, data) -> list:
+    """Every file under tmp_path that is neither an input nor under data/val."""
+    inputs = set((data / "ILSVRC").rglob("*")) | {data / "LOC_val_solution.csv"} | set(data.glob("*.tar*"))
+    return [p for p in tmp_path.rglob("*") if p.is_file() and p not in inputs]
+
+
+@pytest.mark.parametrize("label", ["../../../X", "n0144076", "n99999999", "..", "n01440764/../../X"])
+def test_kaggle_labels_that_are_not_wnids_are_refused_before_writing(tmp_path, capsys, label):
+    data = kaggle_folder(tmp_path, label_of=lambda wnid: label if wnid == "n01440764" else wnid)
+    assert run(data) == 1
+    assert "is not an ImageNet-1k wnid" in capsys.readouterr().err
+    assert written_outside(tmp_path, data) == [] and not (data / "val").exists()
+
+
+def test_kaggle_image_ids_that_climb_out_are_refused(tmp_path, capsys):
+    data = kaggle_folder(tmp_path, image_id=lambda name: "../../" + name[:-5])
+    assert run(data) == 1
+    assert "is not ILSVRC2012_val_" in capsys.readouterr().err
+    assert written_outside(tmp_path, data) == []
+
+
+@pytest.mark.parametrize("wnid", ["../../../X", "n12345678"])
+def test_devkit_wnids_that_are_not_imagenet_classes_are_refused_before_writing(tmp_path, capsys, wnid, monkeypatch):
+    monkeypatch.setitem(LEAVES, 1, wnid)
+    data = official(tmp_path)
+    assert run(data, "--skip-checksum") == 1
+    assert "is not an ImageNet-1k wnid" in capsys.readouterr().err
+    assert written_outside(tmp_path, data) == [] and not list(data.glob(".val.partial-*"))

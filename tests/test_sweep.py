@@ -12,11 +12,12 @@ from torchvision.models import alexnet
 
 import alexnet_benchmark
 from cnnbench.errors import REPO_ROOT, UserError
-from cnnbench.modes import Mode, Runner, check_mode
+from cnnbench.modes import Mode, Runner, check_mode, modes_for
 from cnnbench.rewrites import BiasReLU, SpaceToDepthConv2d, rewrite_model
 from conftest import WNIDS, make_image_folder
 
-CPU_FAST = ["--device", "cpu", "--workers", "0", "--warmup", "1", "--quiet", "--weights", "none"]
+CPU_FAST = ["--device", "cpu", "--warmup", "1", "--quiet", "--weights", "none"]
+ONE_PROCESS = ["--workers", "0"]    # data read in the main process: fast to start in a test
 
 
 def run_main(*argv) -> int:
@@ -35,7 +36,7 @@ def test_cpu_sweep_writes_one_row_per_cell(tmp_path, capsys):
         png.verify()
         assert png.format == "PNG"
     payload = json.loads(next(out.glob("*.json")).read_text())
-    assert len(payload["cells"]) == 8 and payload["environment"]["torch"] == torch.__version__
+    assert len(payload["records"]) == 8 and payload["records"][0]["environment"]["torch"] == torch.__version__
     printed = capsys.readouterr().out
     assert "Fastest throughput" in printed and "Lowest batch-1 latency" in printed
 
@@ -91,10 +92,12 @@ def test_compile_with_cuda_graphs_is_one_execution_and_refuses_self_graphing_mod
     assert Mode(execution="compile+cuda-graphs").label() == "fp32 contiguous compile:default+cuda-graphs"
     with pytest.raises(UserError, match="already captures CUDA graphs"):
         check_mode(Mode(execution="compile+cuda-graphs", compile_mode="reduce-overhead"), torch.device("cuda"))
-    args = alexnet_benchmark.get_args_parser().parse_args(["--compile", "--cuda-graphs"])
-    assert [m.execution for m in alexnet_benchmark.modes_to_run(args, torch.device("cuda"))] == ["compile+cuda-graphs"]
-    args = alexnet_benchmark.get_args_parser().parse_args(["--sweep", "--compile", "max-autotune"])
-    assert "compile+cuda-graphs" not in [m.execution for m in alexnet_benchmark.modes_to_run(args, torch.device("cuda"))]
+    common = dict(precisions=["fp16"], channels_last=True, amp=False, rewrite=False, executions=None,
+                  device=torch.device("cuda"))
+    one = modes_for(compile_mode="default", cuda_graphs=True, sweep=False, **common)
+    assert [m.execution for m in one] == ["compile+cuda-graphs"]
+    grid = modes_for(compile_mode="max-autotune", cuda_graphs=False, sweep=True, **common)
+    assert [m.execution for m in grid] == ["eager", "compile", "cuda-graphs"]
 
 
 OOM_DRIVER = """
@@ -134,7 +137,7 @@ def test_single_run_out_of_memory_says_what_to_lower(tmp_path):
                              "--batch-size", "4096", "--num-batches", "1", "--output-dir", str(tmp_path), *CPU_FAST],
                             capture_output=True, text=True, timeout=600, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     assert result.returncode == 3
-    assert "lower --batch-size (try 2048)" in result.stderr and "Traceback" not in result.stderr
+    assert "lower the batch size (try 2048)" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_sweep_on_real_data_reports_accuracy_and_its_change_from_fp32(tmp_path, known_answer_weights):
