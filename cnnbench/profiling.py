@@ -8,6 +8,7 @@ calls such as a layout copy) form the "other" row, so the rows add up to the pro
 The same function gives the arithmetic-intensity script its measured layer times.
 """
 
+import os
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ def profile_layers(model: nn.Module, run, device: torch.device, active_steps: in
                    warmup_steps: int = 2, record_shapes: bool = True) -> LayerProfile:
     """Profile `run()` (a forward of `model` on a loaded batch) on a wait/warm-up/active schedule."""
     on_gpu = device.type == "cuda"
+    if not torch.cuda.is_available():   # Kineto would report the missing GPU as an ERROR line on stderr
+        os.environ.setdefault("KINETO_LOG_LEVEL", "5")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     ranges = _LayerRanges(model)
     # One active cycle is all we read, so the warning that later cycles would clear events is noise.

@@ -1,6 +1,7 @@
 """Result files: self-describing JSON, written atomically, never over an earlier run's."""
 
 import glob
+import itertools
 import json
 import math
 import os
@@ -75,6 +76,9 @@ def _dump_json(path, payload: dict) -> None:
         out.write("\n")
 
 
+_RUNS_IN_THIS_PROCESS = (f"-{n}" if n else "" for n in itertools.count())
+
+
 class RunFiles:
     """The files one run publishes, under a stem no other run takes: <name>_<timestamp>_<pid>.
 
@@ -85,11 +89,11 @@ class RunFiles:
 
     def __init__(self, directory: Path, name: str):
         self.directory = check_writable(directory)
-        stem, n = f"{name}_{timestamp()}_{os.getpid()}", 0
-        self.stem = stem
-        while any(self.directory.glob(glob.escape(self.stem) + "*")):    # the same process, the same second
-            n += 1
-            self.stem = f"{stem}_{n}"
+        # the pid tells concurrent runs apart; the counter, runs within one process
+        stem = f"{name}_{timestamp()}_{os.getpid()}"
+        self.stem = stem + next(_RUNS_IN_THIS_PROCESS)
+        while any(self.directory.glob(glob.escape(self.stem) + "*")):    # a pid reused since
+            self.stem = stem + next(_RUNS_IN_THIS_PROCESS)
         self.published = []
 
     def path(self, suffix: str) -> Path:
