@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torchvision.models import AlexNet_Weights
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench.benchmark import evaluate  # noqa: E402
 from cnnbench.batches import DeviceFeeder  # noqa: E402
 from cnnbench.data import choose_indices, default_workers, open_dataset  # noqa: E402
