@@ -43,7 +43,7 @@ def summary_text(result: dict) -> str:
         lines.append(f"Throughput (end to end: loading + copy + model): {_num(m['end_to_end_images_per_second'])} "
                      f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
         lines.append(f"Loader start-up (a warm-up batch per worker, not in the end-to-end figure): "
-                     f"{m['startup_time_s']:.2f} s; the prepare thread waited for the workers "
+                     f"{m['startup_time_s']:.2f} s; the prepare threads waited for the workers "
                      f"{_pct(m['loader_wait_fraction'])} of the time")
         startup = m.get("startup_breakdown") or {}
         if startup:
