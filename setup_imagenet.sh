@@ -5,4 +5,4 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="$root/.venv/bin/python"
 [ -x "$python" ] || python=python3
-PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$python" -m cnnbench.imagenet_setup "$@"
+exec "$python" "$root/setup_imagenet.py" "$@"

@@ -1,7 +1,7 @@
 """The inference benchmark: model-only and end-to-end throughput, latency and accuracy.
 
-One "cell" is one mode at one batch size. A plain run is one cell; --batch-sizes and --sweep run
-many in one process. Each cell warms up on a synthetic batch of every shape it will see (cuDNN
+One "cell" is one mode at one batch size. A plain run is one cell; several batch sizes or a sweep
+run many in one process. Each cell warms up on a synthetic batch of every shape it will see (cuDNN
 autotuning, compilation and graph capture happen there), then times every batch's forward with
 the batch already on the device.
 """
@@ -85,7 +85,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
                 bad = worker_batch.bad
                 if bad:
                     if not skip_bad_images:
-                        raise undecodable(bad[0], "; remove or replace it, or pass --skip-bad-images")
+                        raise undecodable(bad[0], "; remove or replace it, or skip bad images (they are then counted)")
                     bad_images += [item.path for item in bad]
                 if images is None:
                     continue

@@ -155,7 +155,7 @@ def choose_data(data_path, synthetic: bool) -> DataChoice:
     A path the user named that holds no dataset is an error, never a silent fallback.
     """
     if synthetic:
-        return DataChoice(reason="--synthetic")
+        return DataChoice(reason="synthetic input asked for")
     if data_path is None:
         root = find_dataset_root(DEFAULT_DATA_PATH)
         if root is None:
@@ -163,11 +163,11 @@ def choose_data(data_path, synthetic: bool) -> DataChoice:
         return DataChoice(root=root)
     path = Path(data_path)
     if not path.exists():
-        raise UserError(f"--data-path {path}: no such directory; expected ImageNet val class folders "
+        raise UserError(f"data path {path}: no such directory; expected ImageNet val class folders "
                         f"(PATH/val/n01440764/*.JPEG ...); ./setup_imagenet.sh prepares them")
     root = find_dataset_root(path)
     if root is None:
-        raise UserError(f"--data-path {path}: holds no class folders; expected PATH/val/<wnid>/*.JPEG "
+        raise UserError(f"data path {path}: holds no class folders; expected PATH/val/<wnid>/*.JPEG "
                         f"or PATH/<wnid>/*.JPEG; ./setup_imagenet.sh prepares them")
     return DataChoice(root=root)
 

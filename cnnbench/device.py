@@ -24,11 +24,11 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"unknown device '{name}' (expected auto, cuda, cuda:N, mps or cpu)")
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA GPU is visible to PyTorch here (try --device cpu)")
+            raise UserError("device cuda: no CUDA GPU is visible to PyTorch here (the CPU is: cpu)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
+            raise UserError(f"device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError("--device mps: MPS is not available here (try --device cpu)")
+        raise UserError("device mps: MPS is not available here (the CPU is: cpu)")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise UserError(f"unsupported device '{name}' (expected auto, cuda, cuda:N, mps or cpu)")
     if device.type == "cuda" and device.index is None:

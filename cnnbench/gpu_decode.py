@@ -181,7 +181,7 @@ def resolve_decode(requested, device: torch.device) -> str:
     if device.type != "cuda":
         if requested is None:
             return "cpu"
-        raise UserError(f"--decode {requested}: GPU JPEG decoding needs a CUDA device (this run: {device})")
+        raise UserError(f"decoding with {requested}: GPU JPEG decoding needs a CUDA device (this run: {device})")
     if requested in GPU_DECODERS:
         return make_gpu_decoder(requested, device).name
     best = best_gpu_decoder(device)

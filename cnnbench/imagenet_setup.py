@@ -1,5 +1,5 @@
 """Build the ImageNet validation set (val/<wnid>/ILSVRC2012_val_*.JPEG) from the official archives
-or Kaggle's download, offline and safely. Run it through ./setup_imagenet.sh.
+or Kaggle's download, offline and safely. Run it through ./setup_imagenet.sh (setup_imagenet.py is its front door).
 
 Labels come from the devkit: the ground-truth file gives each image's ILSVRC2012_ID, and meta.mat
 maps IDs (leaf synsets only) to WordNet ids; IDs are not in sorted-wnid order, so every label goes
@@ -9,7 +9,6 @@ The set is built in a temporary folder beside the target and renamed into place 
 an interrupted run never leaves something that looks finished.
 """
 
-import argparse
 import csv
 import hashlib
 import os
@@ -23,7 +22,6 @@ from pathlib import Path
 from torchvision.datasets.imagenet import ARCHIVE_META
 from tqdm import tqdm
 
-from .cli import entry_point
 from .data import imagenet_wnids
 from .errors import DEFAULT_DATA_PATH, UserError
 
@@ -55,7 +53,7 @@ def verify_checksum(path: Path, expected: str) -> None:
     actual = md5_with_progress(path)
     if actual != expected:
         raise UserError(f"{path} is corrupted or not the official archive (md5 {actual}, expected {expected}); "
-                        f"download it again, or pass --skip-checksum for a custom archive", exit_code=1)
+                        f"download it again, or skip the checksum for a custom archive", exit_code=1)
 
 
 def check_member(member: tarfile.TarInfo, destination: Path) -> Path:
@@ -190,24 +188,14 @@ def verify(val_dir: Path, expected_images: int) -> tuple:
     return len(names), classes
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="setup_imagenet.sh", description="Build DATA_DIR/val/<wnid>/*.JPEG "
-                                     "from the official ImageNet archives or Kaggle's download, offline.")
-    parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA_PATH,
-                        help=f"folder holding the archives; val/ is built there (default: {DEFAULT_DATA_PATH})")
-    parser.add_argument("--skip-checksum", action="store_true", help="do not verify the archives' md5 "
-                        "(custom or partial archives)")
-    return parser
-
-
-@entry_point
-def main(args) -> int:
-    data_dir = args.data_dir.resolve()
+def build_val_set(data_dir: Path, skip_checksum: bool = False, say=print) -> None:
+    """DATA_DIR/val/<wnid>/*.JPEG from the official archives or Kaggle's download found in data_dir."""
+    data_dir = Path(data_dir).resolve()
     val_dir = data_dir / "val"
     if (val_dir / MARKER).is_file():
         images, classes = verify(val_dir, int((val_dir / MARKER).read_text().split()[0]))
-        print(f"{val_dir} is already set up ({images:,} images in {classes} classes); nothing to do.")
-        return 0
+        say(f"{val_dir} is already set up ({images:,} images in {classes} classes); nothing to do.")
+        return
     if val_dir.exists():
         raise UserError(f"{val_dir} exists but was not completed by this script; move it away and re-run")
     official = (data_dir / VAL_ARCHIVE).is_file() and (data_dir / DEVKIT_ARCHIVE).is_file()
@@ -218,18 +206,13 @@ def main(args) -> int:
         shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".val.partial-", dir=data_dir))
     try:
-        expected = build_from_official(data_dir, staging, args.skip_checksum) if official else \
+        expected = build_from_official(data_dir, staging, skip_checksum) if official else \
             build_from_kaggle(data_dir, staging)
         images, classes = verify(staging / "val", expected)
         (staging / "val" / MARKER).write_text(f"{images} images {classes} classes\n")
         os.rename(staging / "val", val_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"Done: {images:,} images in {classes} class folders under {val_dir} "
+    say(f"Done: {images:,} images in {classes} class folders under {val_dir} "
           f"(from {'the official archives' if official else 'the Kaggle download'}).")
-    print(f"Next: .venv/bin/python alexnet/alexnet_benchmark.py --data-path {data_dir} --num-batches 0")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    say(f"Next: .venv/bin/python alexnet/alexnet_benchmark.py --data-path {data_dir} --num-batches 0")

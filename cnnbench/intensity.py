@@ -169,11 +169,11 @@ def measure_copy_bandwidth(device: torch.device, megabytes: int = None) -> tuple
 def machine_ceilings(device: torch.device, dtype: torch.dtype, peak_tflops=None, peak_gbps=None) -> Ceilings:
     """Measured ceilings, unless given; never one GPU's datasheet number."""
     if peak_tflops:
-        flops, flops_source = peak_tflops * 1e12, "given (--peak-tflops)"
+        flops, flops_source = peak_tflops * 1e12, "given"
     else:
         flops, flops_source = measure_matmul_flops(device, dtype) if device.type == "cuda" else measure_cpu_flops(dtype)
     if peak_gbps:
-        bandwidth, bandwidth_source = peak_gbps * 1e9, "given (--peak-gbps)"
+        bandwidth, bandwidth_source = peak_gbps * 1e9, "given"
     else:
         bandwidth, bandwidth_source = measure_copy_bandwidth(device)
     return Ceilings(flops, bandwidth, flops_source, bandwidth_source)

@@ -67,24 +67,24 @@ def _download_state_dict(entry):
         raise WeightsUnavailable(
             f"pretrained weights {entry} are not in torch's cache ({cache}) and could not be "
             f"downloaded ({type(error).__name__}: {error}). On a machine with internet, download "
-            f"{entry.url} and copy it to that path, or pass --weights /path/to/file.pth")
+            f"{entry.url} and copy it to that path, or name a local weight file")
     finally:
         socket.setdefaulttimeout(previous)
 
 
 def _read_state_dict(path: Path) -> dict:
     if not path.is_file():
-        raise UserError(f"--weights {path}: no such file (expected DEFAULT, none, an enum name or a .pth path)")
+        raise UserError(f"weights {path}: no such file (expected DEFAULT, none, an enum name or a .pth path)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types for foreign or damaged files
-        raise UserError(f"--weights {path}: not a loadable PyTorch weight file ({type(error).__name__}: "
+        raise UserError(f"weights {path}: not a loadable PyTorch weight file ({type(error).__name__}: "
                         f"{str(error).splitlines()[0] if str(error) else ''})")
     for key in ("model", "state_dict", "model_state_dict"):  # common training checkpoints
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
     if not isinstance(checkpoint, dict):
-        raise UserError(f"--weights {path}: holds a {type(checkpoint).__name__}, not a state dict")
+        raise UserError(f"weights {path}: holds a {type(checkpoint).__name__}, not a state dict")
     return checkpoint
 
 
@@ -109,17 +109,17 @@ def load_model(name: str, weights: str = "DEFAULT", seed: int = 0, allow_random_
             model.load_state_dict(state_dict)
         except RuntimeError as error:
             first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-            raise UserError(f"--weights {weights}: does not fit {name} ({first})")
+            raise UserError(f"weights {weights}: do not fit {name} ({first})")
         loaded, pretrained = str(weights), True
     else:
         enum = tv_models.get_model_weights(name) if entry is not None else None
         if enum is None:
-            raise UserError(f"torchvision has no pretrained weights for {name}; use --weights none or a path")
+            raise UserError(f"torchvision has no pretrained weights for {name}; use random weights (none) or a local weight file")
         if weights != "DEFAULT":
             try:
                 entry = enum[weights]
             except KeyError:
-                raise UserError(f"--weights {weights}: not DEFAULT, none, a file, or one of "
+                raise UserError(f"weights {weights}: not DEFAULT, none, a file, or one of "
                                 f"{', '.join(member.name for member in enum)}")
         try:
             model.load_state_dict(_download_state_dict(entry))

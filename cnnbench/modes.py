@@ -81,16 +81,16 @@ def apply_math_mode(precision: str) -> None:
 def check_mode(mode: Mode, device: torch.device) -> None:
     """Refuse combinations the device cannot run, rather than falling back silently."""
     if mode.graphed and device.type != "cuda":
-        raise UserError(f"--cuda-graphs needs a CUDA device (this run is on {device.type})")
+        raise UserError(f"CUDA graphs need a CUDA device (this run is on {device.type})")
     if mode.execution == "compile+cuda-graphs" and mode.compile_mode in SELF_GRAPHING_COMPILE_MODES:
-        raise UserError(f"--compile {mode.compile_mode} already captures CUDA graphs; with --cuda-graphs use "
-                        f"--compile default or max-autotune-no-cudagraphs")
+        raise UserError(f"compile mode {mode.compile_mode} already captures CUDA graphs; with CUDA graphs use "
+                        f"compile mode default or max-autotune-no-cudagraphs")
     if mode.precision == "tf32" and device.type != "cuda":
-        raise UserError(f"--precision tf32 exists only on CUDA GPUs (this run is on {device.type}); use fp32")
+        raise UserError(f"precision tf32 exists only on CUDA GPUs (this run is on {device.type}); use fp32")
     if mode.amp and mode.precision in ("fp32", "tf32"):
-        raise UserError("--amp needs --precision fp16 or bf16")
+        raise UserError("autocast (amp) needs precision fp16 or bf16")
     if mode.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UserError(f"--precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16")
+        raise UserError(f"precision bf16: {torch.cuda.get_device_name(device)} does not support bfloat16")
 
 
 class Runner:

@@ -155,7 +155,7 @@ def rewrite_model(model: nn.Module) -> nn.Module:
         if isinstance(module, nn.Sequential):
             replaced += _pool_first(module)
     if not replaced:
-        raise UserError("--rewrite: this model has no strided convolution over "
+        raise UserError("rewrite: this model has no strided convolution over "
                         f"<= {MAX_INPUT_CHANNELS} input channels, ReLU before a max-pool or adaptive "
                         "average pool to rewrite")
     return fast
@@ -173,6 +173,6 @@ def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Ten
              "top1_agreement": agreement, "images": images.shape[0],
              "tolerance_relative": TOLERANCE[mode.precision]}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
-        raise UserError(f"--rewrite: rewritten model differs from the reference by {max_abs:.3g} "
+        raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "
                         f"(relative {max_abs / scale:.3g} > {TOLERANCE[mode.precision]}); not used")
     return check

@@ -59,7 +59,7 @@ def run_roofline(*, model: str, weights: str, device, mode, data, batch_sizes: l
     report = [f"ARITHMETIC INTENSITY: {model}, {mode.label()}, on {env.get('gpu', env['cpu'])} ({device})",
               "FLOP = 2 per multiply-add, plus bias adds, ReLU and pooling comparisons; bytes = minimum traffic "
               "(inputs and weights read once, output written once; in-place ReLU reads and writes each element).",
-              f"Measured layer times: {results[0]['time_basis'] if measure else 'not measured (use --measure)'}"
+              f"Measured layer times: {results[0]['time_basis'] if measure else 'not measured'}"
               + ("" if not measure else f"; input: {'synthetic' if data.synthetic else data.root}")]
     for result in results:
         report += ["", f"--- batch {result['batch_size']} ---", intensity_table(result["layers"], ceiling_info)]

@@ -4,6 +4,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -34,10 +35,9 @@ def test_known_answers_give_exact_top1_top5(tmp_path, known_answer_weights):
     assert result["total_images"] == 9
     assert result["top1_accuracy"] == pytest.approx(3 / 9)
     assert result["top5_accuracy"] == pytest.approx(5 / 9)
-    assert result["avg_accuracy"] == result["top1_accuracy"]
+    assert result["avg_accuracy"] == pytest.approx(3 / 9)       # the original's key: top-1 per image
     assert result["data"] == "imagenet" and result["data_info"]["scored_images"] == 9
-    # weighted by image, not a mean of batch means (batches of 4, 4, 1 here)
-    assert sum(result["batch_times_ms"]) / 1e3 == pytest.approx(result["total_time"])
+    assert len(result["batch_times_ms"]) == 3                   # 9 images in batches of 4: 4, 4 and the last 1
 
 
 def test_labels_are_imagenet_indices_not_folder_ranks(tmp_path):
@@ -89,9 +89,11 @@ def test_empty_default_path_falls_back_to_synthetic(tmp_path, monkeypatch, capsy
 
 def test_result_files_are_complete_and_never_overwritten(tmp_path):
     out = tmp_path / "out"
+    started = time.perf_counter()
     for _ in range(2):
         assert run_main("--synthetic", "--weights", "none", "--batch-size", 2, "--num-batches", 2,
                         "--output-dir", out, *CPU_FAST) == 0
+    wall_s = time.perf_counter() - started
     jsons, pngs = sorted(out.glob("*.json")), sorted(out.glob("*.png"))
     assert len(jsons) == 2 and len(pngs) == 2
     result = json.loads(jsons[0].read_text())
@@ -102,7 +104,8 @@ def test_result_files_are_complete_and_never_overwritten(tmp_path):
                   "config", "environment", "weights", "data_info"}
     assert original_keys | extra_keys <= result.keys()
     assert result["min_batch_time"] <= result["avg_batch_time"] <= result["max_batch_time"]
-    assert result["images_per_second"] == pytest.approx(result["total_images"] / result["total_time"])
+    # 4 images timed in each run: the model-only rate cannot be below 4 images over the whole call's wall clock
+    assert result["total_images"] == 4 and result["images_per_second"] >= 4 / wall_s
     assert result["config"]["batch_size"] == 2 and result["environment"]["torch"]
     assert result["environment"]["tf32_matmul"] is False
     with Image.open(pngs[0]) as png:
@@ -114,7 +117,7 @@ def test_result_files_are_complete_and_never_overwritten(tmp_path):
     (["--data-path", "/no/such/dir"], "setup_imagenet.sh"),
     (["--model", "alexnot"], "did you mean alexnet"),
     (["--weights", "/no/such/weights.pth"], "no such file"),
-    (["--cuda-graphs", "--synthetic"], "needs a CUDA device"),
+    (["--cuda-graphs", "--synthetic"], "need a CUDA device"),
     (["--precision", "tf32", "--synthetic"], "only on CUDA"),
     (["--precision", "fp32,bf16", "--synthetic"], "one value"),
 ])
@@ -153,7 +156,7 @@ def test_accuracy_run_without_weights_says_how_to_get_them(tmp_path, monkeypatch
     data = make_image_folder(tmp_path / "d", {WNIDS[0]: 1})
     assert run_main("--data-path", data, "--output-dir", tmp_path / "o", *CPU_FAST, *ONE_PROCESS) == 2
     err = capsys.readouterr().err
-    assert "--weights" in err and "alexnet-owt" in err
+    assert "local weight file" in err and "alexnet-owt" in err
 
 
 def test_script_exits_nonzero_without_traceback_on_missing_data(tmp_path):
@@ -162,7 +165,7 @@ def test_script_exits_nonzero_without_traceback_on_missing_data(tmp_path):
                              "--data-path", str(tmp_path / "missing"), "--device", "cpu"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error: --data-path") and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: data path") and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("argv", [["--batch-size", "0"], ["--bogus-flag"], ["--precision", "fp64"],

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+import setup_imagenet
 from cnnbench import imagenet_setup
 from cnnbench.errors import REPO_ROOT
 
@@ -62,7 +63,7 @@ def official(tmp_path, **kwargs):
 
 
 def run(*argv):
-    return imagenet_setup.main(imagenet_setup.get_args_parser().parse_args([str(a) for a in argv]))
+    return setup_imagenet.main(setup_imagenet.get_args_parser().parse_args([str(a) for a in argv]))
 
 
 def expected_layout():
