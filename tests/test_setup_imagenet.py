@@ -126,14 +126,7 @@ def test_devkit_member_that_climbs_out_is_refused(tmp_path, capsys):
 
 
 def test_kaggle_layout(tmp_path):
-    data = tmp_path / "kaggle"
-    source = data / "ILSVRC" / "Data" / "CLS-LOC" / "val"
-    source.mkdir(parents=True)
-    rows = ["ImageId,PredictionString"]
-    for name, wnid in expected_layout().items():
-        (source / name).write_bytes(b"jpeg")
-        rows.append(f"{name[:-5]},{wnid} 10 20 30 40 n99999999 1 2 3 4")   # first wnid is the label
-    (data / "LOC_val_solution.csv").write_text("\n".join(rows) + "\n")
+    data = kaggle_folder(tmp_path, label_of=lambda wnid: f"{wnid} 10 20 30 40 n99999999")   # first wnid is the label
     assert run(data) == 0
     assert {p.name: p.parent.name for p in (data / "val").glob("*/*.JPEG")} == expected_layout()
 
