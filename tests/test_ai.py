@@ -68,10 +68,12 @@ def test_script_with_measure_writes_table_json_and_png(tmp_path, capsys):
         ["--device", "cpu", "--weights", "none", "--batch-sizes", "1,2", "--measure", "--synthetic",
          "--peak-tflops", "0.5", "--output-dir", str(tmp_path)])
     assert alexnet_ai.main(args) == 0
-    text = next(tmp_path.glob("*.txt")).read_text()
+    text = (tmp_path / "arithmetic_intensity_results.txt").read_text()      # the newest report, fixed name
+    assert text == next(tmp_path.glob("arithmetic_intensity_results_*.txt")).read_text()
     assert "--- batch 1 ---" in text and "--- batch 2 ---" in text and "features.0" in text
-    assert "given (--peak-tflops)" in text and "measured:" in text     # bandwidth was measured
+    assert "500.00 GFLOP/s (given)" in text and "measured:" in text     # bandwidth was measured
     result = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert result["ceilings"]["flops_source"] == "given" and result["ceilings"]["peak_flops"] == 0.5e12
     conv1 = result["batch_sizes"][0]["layers"][0]
     assert conv1["time_us"] > 0 and conv1["achieved_flops"] == pytest.approx(conv1["flop"] / (conv1["time_us"] / 1e6))
     assert conv1["bound"] in ("compute", "memory")
