@@ -101,14 +101,13 @@ def main(args) -> int:
         for mode in modes:
             check_mode(mode, device)
         batch_sizes = args.batch_sizes or [args.batch_size]
-        synthetic = args.synthetic or (args.sweep and args.data_path is None)
-        kind = "sweep" if len(modes) * len(batch_sizes) > 1 else (
-            "synthetic" if choose_data(args.data_path, synthetic).synthetic else "imagenet")
+        data = choose_data(args.data_path, args.synthetic or (args.sweep and args.data_path is None))
+        kind = "sweep" if len(modes) * len(batch_sizes) > 1 else ("synthetic" if data.synthetic else "imagenet")
         files = RunFiles(output_dir(args), f"{args.model}_{kind}") if context.is_main else None
         say = print if context.is_main else (lambda *a, **k: None)
         outcome = run_benchmark(
             model=args.model, weights=args.weights, device=device, modes=modes, batch_sizes=batch_sizes,
-            data_path=args.data_path, synthetic=synthetic, num_batches=args.num_batches,
+            data=data, num_batches=args.num_batches,
             images_to_score=args.num_batches * args.batch_size, warmup=args.warmup, workers=args.workers,
             decode=args.decode, gpu_decode_share=GPU_SHARE if args.gpu_decode_share is None else args.gpu_decode_share,
             skip_bad_images=args.skip_bad_images, seed=args.seed, progress=not args.quiet, config=config_of(args),

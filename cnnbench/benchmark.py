@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import distributed, metrics
 from .batches import DeviceFeeder, undecodable
-from .data import choose_data, choose_indices, default_workers, images_at, make_loader, open_dataset, synthetic_batch
+from .data import DataChoice, choose_indices, default_workers, images_at, make_loader, open_dataset, synthetic_batch
 from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .errors import UserError
 from .fidelity import decode_fidelity
@@ -253,16 +253,14 @@ class BenchmarkOutcome:
     raws: list               # each cell's per-batch data, for the plots
 
 
-def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes: list, data_path=None,
-                  synthetic: bool = False, num_batches: int = 50, images_to_score: int = 0, warmup: int = 10,
-                  workers=None, decode=None,
+def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes: list, data: DataChoice,
+                  num_batches: int = 50, images_to_score: int = 0, warmup: int = 10, workers=None, decode=None,
                   gpu_decode_share: float = 1.0, skip_bad_images: bool = False, seed: int = 0,
                   progress: bool = True, config: dict = None, context=None, say=print) -> BenchmarkOutcome:
     """Every mode at every batch size: model-only timing on synthetic input, or scoring (and end-to-end
     timing) of a seeded subset of `images_to_score` images (0: all) of an ImageNet-style folder; on
     synthetic input `num_batches` are timed. Records are complete on the main rank only."""
     context = context or distributed.DistContext()
-    data = choose_data(data_path, synthetic)
     loaded = load_model(model, weights, seed, allow_random_fallback=data.synthetic)
     if loaded.notice:
         say(loaded.notice, file=sys.stderr)

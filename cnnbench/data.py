@@ -116,11 +116,11 @@ class ImageNetFolder(datasets.ImageFolder):
             if self.decode not in GPU_DECODERS:
                 return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
             data = read_encoded(path)      # read here, off the main process
-            if not jpeg_info(data).gpu_decodable:
-                return "fallback", crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep), target
-            if decoded_on_gpu(index, self.gpu_share):
+            gpu_decodable = jpeg_info(data).gpu_decodable
+            if gpu_decodable and decoded_on_gpu(index, self.gpu_share):
                 return "encoded", (path, data), target
-            return "crop", crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep), target
+            crop = crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep)
+            return ("crop" if gpu_decodable else "fallback"), crop, target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
 

@@ -8,6 +8,8 @@ so a top-1 figure says which preprocessing it rests on only if the run measures 
 import torch
 
 from .batches import collate_samples
+from .data import choose_indices, open_dataset
+from .gpu_decode import GPU_DECODERS, DecodeOnDevice
 
 FIDELITY_SAMPLE = 64     # images of the run compared pixel by pixel with the reference
 
@@ -40,9 +42,6 @@ def prediction_agreement(reference: torch.Tensor, logits: torch.Tensor) -> dict:
 def decode_fidelity(root, transforms, decode: str, feeder, indices, seed: int = 0, gpu_share: float = 1.0) -> dict:
     """pixel_difference of the crops `feeder` makes on the `decode` path from the reference's,
     over a seeded sample of `indices` (the run's own images)."""
-    from .data import choose_indices, open_dataset
-    from .gpu_decode import GPU_DECODERS, DecodeOnDevice
-
     reference_set = open_dataset(root, transforms, "pil")
     sample = [indices[i] for i in choose_indices(len(indices), FIDELITY_SAMPLE, seed)]
     sample = [i for i in sample if reference_set[i][0] == "crop"]      # the run names unreadable files itself

@@ -131,7 +131,7 @@ class DecodeOnDevice:
 
     def warm_up(self) -> None:
         """CUDA context, decoder and the resize's first matrix product, before the first batch."""
-        resize_crop_batch(self.decoder.decode([_sample_jpeg()]), self.prep.resize_size, self.prep.crop_size)
+        resize_crop_batch(self.decoder.decode([_sample_jpeg()]), self.prep)
 
     def __call__(self, samples) -> WorkerBatch:
         batch = collate_samples(samples)
@@ -147,8 +147,7 @@ class DecodeOnDevice:
             images = self.decoder.decode(files)
             decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
             if decoded:
-                parts.append(resize_crop_batch([image for _, image in decoded], self.prep.resize_size,
-                                               self.prep.crop_size))
+                parts.append(resize_crop_batch([image for _, image in decoded], self.prep))
                 slots += [slot for slot, _ in decoded]
             for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images):
                 if image is not None:

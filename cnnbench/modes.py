@@ -190,8 +190,6 @@ class Runner:
                 self.compile_time_s += time.perf_counter() - started
             for _ in range(max(iterations - 1, 0)):
                 self.run()
-                if progress:     # a slow mode: show each forward as it completes
-                    synchronize(self.device)
                 bar.update()
             synchronize(self.device)
 

@@ -12,18 +12,12 @@ fp32 accumulation stay within one grey level of PIL, which rounds between its tw
 """
 
 import math
-from collections import defaultdict
 
 import torch
 
+from .preprocess import Preprocess, crop_box
+
 WINDOW_ALIGN = 64      # windows are padded to multiples of this; images share a group per padded size
-
-
-def _axis_box(size: int, new_size: int, crop: int) -> tuple:
-    """(box start, box end) in source pixels of the centre crop after resizing `size` to `new_size`."""
-    start = int(round((new_size - crop) / 2.0))        # torchvision's center_crop rounding
-    scale = size / new_size
-    return start * scale, (start + crop) * scale
 
 
 def _support(box_start: float, box_end: float, crop: int) -> float:
@@ -61,22 +55,21 @@ def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int) -> tupl
     return weights.float(), local.long()
 
 
-def resize_crop_batch(images: list, resize_size: int, crop: int) -> torch.Tensor:
+def resize_crop_batch(images: list, prep: Preprocess) -> torch.Tensor:
     """uint8 (3,H,W) images of any sizes (CHW views of HWC memory too) -> uint8 (n,3,crop,crop).
 
-    Equal, within one grey level, to torchvision's Resize(resize_size) + CenterCrop(crop) on each.
+    Equal, within one grey level, to the weights' Resize + CenterCrop on each (the kept box is
+    preprocess.crop_box, as on the cpu path).
     Nothing here waits for the device: the taps go over as one copy per axis.
     """
     if not images:
         raise ValueError("no images to resize")
-    device = images[0].device
+    device, crop = images[0].device, prep.crop_size
     plans = []
     for image in images:
         height, width = image.shape[-2:]
-        short, long = min(height, width), max(height, width)
-        new_long = int(resize_size * long / short)
-        new_height, new_width = (resize_size, new_long) if height <= width else (new_long, resize_size)
-        y_box, x_box = _axis_box(height, new_height, crop), _axis_box(width, new_width, crop)
+        left, top, right, bottom = crop_box(height, width, prep)
+        y_box, x_box = (top, bottom), (left, right)
         y_window, x_window = _window(height, *y_box, crop), _window(width, *x_box, crop)
         padded = tuple(-(-window[1] // WINDOW_ALIGN) * WINDOW_ALIGN for window in (y_window, x_window))
         plans.append((height, width, y_box, x_box, y_window, x_window, padded))

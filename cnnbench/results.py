@@ -37,11 +37,12 @@ def _umask() -> int:
     return umask
 
 
-def write_atomic(path: Path, write) -> Path:
-    """Call write(tmp_path), then publish tmp_path as `path`, failing if `path` appeared meanwhile.
+def write_atomic(path: Path, write, replace: bool = False) -> Path:
+    """Call write(tmp_path), then publish tmp_path as `path` in one step.
 
-    A hard link publishes atomically and refuses to replace an existing file, so neither an
-    interrupted run nor a concurrent one can leave a half-written or overwritten result.
+    By default a hard link publishes it, which refuses to replace an existing file: neither an
+    interrupted run nor a concurrent one can leave a half-written or overwritten result. With
+    `replace`, a rename replaces the file atomically (the fixed names of the newest run).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -49,11 +50,15 @@ def write_atomic(path: Path, write) -> Path:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
     try:
         write(tmp)
-        os.link(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
     except FileExistsError:
         raise UserError(f"{path} already exists; not overwriting an earlier result")
     finally:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 
@@ -120,17 +125,7 @@ class RunFiles:
 
     def latest(self, source: Path, fixed_name: str) -> Path:
         """A copy of `source` as directory/fixed_name, replacing the previous run's atomically."""
-        target = self.directory / fixed_name
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{fixed_name}.")
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return target
+        return write_atomic(self.directory / fixed_name, lambda tmp: shutil.copyfile(source, tmp), replace=True)
 
     def __enter__(self):
         return self
