@@ -15,6 +15,10 @@ class BadImage:
     path: str
     reason: str
 
+    @classmethod
+    def from_error(cls, path: str, error: Exception) -> "BadImage":
+        return cls(path, str(error).splitlines()[0] if str(error) else type(error).__name__)
+
 
 def undecodable(bad: BadImage, hint: str = "") -> UserError:
     return UserError(f"cannot decode image {bad.path} ({bad.reason}){hint}")
@@ -49,6 +53,7 @@ class WorkerBatch:
     encoded_sizes: list = field(default_factory=list)
     encoded_slots: list = field(default_factory=list)
     encoded_paths: list = field(default_factory=list)
+    cpu_files: list = field(default_factory=list)         # CpuFile entries: the gpu paths' files for the CPU
     bad: list = field(default_factory=list)               # BadImage entries
     cpu_fallback: int = 0     # files no GPU decoder takes (CMYK, progressive ...), decoded on the CPU instead
     startup: dict = None      # on a worker's first batch: where its start-up went (data.StartupClock)
@@ -59,17 +64,28 @@ class WorkerBatch:
         return self
 
 
+@dataclass
+class CpuFile:
+    """A file a gpu-path worker decodes on the CPU: no GPU decoder takes it (fallback), or its CPU share."""
+    slot: int
+    path: str
+    data: bytes
+    fallback: bool
+
+
 def collate_samples(samples) -> WorkerBatch:
-    """Samples are (kind, payload, label): kind "crop", "fallback" (a crop decoded on the CPU because
-    no GPU decoder takes the file), "encoded" (payload: (path, bytes)) or "bad" (payload: BadImage)."""
+    """Samples are (kind, payload, label): kind "crop", "encoded" (payload: (path, bytes), for the
+    GPU decoder), "cpu-share" or "fallback" (payload: (path, bytes), for the worker's CPU; fallback:
+    no GPU decoder takes the file) or "bad" (payload: BadImage)."""
     batch = WorkerBatch()
     crops, files = [], []
     for slot, (kind, payload, label) in enumerate(samples):
         batch.labels.append(label)
-        if kind in ("crop", "fallback"):
+        if kind == "crop":
             crops.append(payload)
             batch.crop_slots.append(slot)
-            batch.cpu_fallback += kind == "fallback"
+        elif kind in ("cpu-share", "fallback"):
+            batch.cpu_files.append(CpuFile(slot, *payload, fallback=kind == "fallback"))
         elif kind == "encoded":
             path, data = payload
             files.append(data)

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +48,11 @@ class ImageNetFolder(datasets.ImageFolder):
 
     A subset of classes (Imagenette, a few val classes) is then scored against the right logits.
     Each sample is tagged for the loader's collate function: a "crop" (decoded and transformed in
-    the worker: PIL with the weights' transforms, or libjpeg-turbo to a uint8 crop), the path and
-    bytes of an "encoded" file for the worker's GPU decoder (decode: a name in GPU_DECODERS), or a
-    "bad" BadImage naming a file that could not be read, so that the main process can name it
-    instead of a worker dying.
+    the worker: PIL with the weights' transforms, or libjpeg-turbo to a uint8 crop); on the gpu
+    paths (decode: a name in GPU_DECODERS) the path and bytes of a file, "encoded" for the
+    worker's GPU decoder, "cpu-share" for its CPU threads (gpu_share < 1), or "fallback" when no
+    GPU decoder takes it; or a "bad" BadImage naming a file that could not be read, so that the
+    main process can name it instead of a worker dying.
     """
 
     def __init__(self, root, transform=None, decode: str = "pil", prep: Preprocess = None,
@@ -110,19 +112,17 @@ class ImageNetFolder(datasets.ImageFolder):
             try:
                 image = self.loader(path)
             except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
-                return "bad", BadImage(path, str(error) or type(error).__name__), target
+                return "bad", BadImage.from_error(path, error), target
             return "crop", self.transform(image) if self.transform else image, target
         try:
             if self.decode not in GPU_DECODERS:
                 return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
             data = read_encoded(path)      # read here, off the main process
-            gpu_decodable = jpeg_info(data).gpu_decodable
-            if gpu_decodable and decoded_on_gpu(index, self.gpu_share):
-                return "encoded", (path, data), target
-            crop = crop_on_cpu(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.prep)
-            return ("crop" if gpu_decodable else "fallback"), crop, target
+            if not jpeg_info(data).gpu_decodable:
+                return "fallback", (path, data), target
+            return ("encoded" if decoded_on_gpu(index, self.gpu_share) else "cpu-share"), (path, data), target
         except (OSError, RuntimeError) as error:
-            return "bad", BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__), target
+            return "bad", BadImage.from_error(path, error), target
 
 
 def _holds_class_folders(path: Path) -> bool:
@@ -237,6 +237,43 @@ def _cuda_capable_workers():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", "cnnbench.data"])
     return context
+
+
+def start_worker_server() -> None:
+    """Start the gpu paths' fork server now, so that its imports (8-11 s on an H200 machine) run
+    while the main process loads the model; the loader's workers then fork from it at once."""
+    if _cuda_capable_workers().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+
+
+class LoaderStart:
+    """The loader's warm-up pass (WarmUpFirst) in a background thread, overlapping the model's warm-up.
+
+    wait() gives the workers' start-up reports (StartupClock), the loader's start-up in seconds
+    (from here to its last warm-up batch) and how much of it the caller waited for.
+    """
+
+    def __init__(self, loader: DataLoader):
+        self._reports, self._error = [], None
+        self._started = time.perf_counter()
+        self.created_at = time.time()
+        self._thread = threading.Thread(target=self._warm_up, args=(loader,), name="loader-start", daemon=True)
+        self._thread.start()
+
+    def _warm_up(self, loader) -> None:
+        try:
+            self._reports = [batch.startup for batch in loader if batch.startup]
+        except BaseException as error:   # raised again in wait(), in the caller's thread
+            self._error = error
+        self._ended = time.perf_counter()
+
+    def wait(self) -> tuple:
+        waiting_from = time.perf_counter()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._reports, self._ended - self._started, max(self._ended - waiting_from, 0.0)
 
 
 def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device) -> DataLoader:

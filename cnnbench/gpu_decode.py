@@ -2,9 +2,9 @@
 
 Each worker reads its batch's files and sorts out from their headers (jpeg_info) the files a
 batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG): those it decodes on the
-CPU, one by one, as PIL's convert("RGB") would, and counts. The rest go through one batched GPU
-decoder call per batch (DecodeOnDevice) and come back to the main process as uint8 crops on the
-device (CUDA IPC). Workers that use CUDA can't be forked from a CUDA process: data.make_loader
+CPU as PIL's convert("RGB") would, in threads beside the GPU's decode, and counts. The rest go
+through one batched GPU decoder call per batch (DecodeOnDevice) and come back to the main
+process as uint8 crops on the device (CUDA IPC). Workers that use CUDA can't be forked from a CUDA process: data.make_loader
 starts them from a fork server. On an H200, decoding in the main process instead (CPU-only
 workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s but ran 2.5-3.2 times
 slower end to end: its Python work per image (code streams, window copies) shares one GIL.
@@ -16,6 +16,7 @@ Two GPU decoders:
   within a process and spends 50-80 us of host CPU per image, so every worker has its own.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
@@ -25,6 +26,7 @@ from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
 
 GPU_DECODERS = ("nvimgcodec", "nvjpeg")
+CPU_THREADS_PER_WORKER = 2  # decode a batch's CPU files beside its GPU decode
 HARDWARE_LOAD_HINT = 0.6    # share of a batch nvImageCodec gives its hardware engines; the rest its CUDA decoder
 
 
@@ -121,7 +123,13 @@ class DecodeOnDevice:
 
     def __init__(self, device, prep: Preprocess, decoder: str):
         self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
-        self._decoder = None      # made in the worker: CUDA state does not cross processes
+        self._decoder = self._cpu_threads = None      # made in the worker: neither crosses processes
+
+    @property
+    def cpu_threads(self) -> ThreadPoolExecutor:
+        if self._cpu_threads is None:
+            self._cpu_threads = ThreadPoolExecutor(CPU_THREADS_PER_WORKER, thread_name_prefix="cpu-decode")
+        return self._cpu_threads
 
     @property
     def decoder(self):
@@ -135,8 +143,9 @@ class DecodeOnDevice:
 
     def __call__(self, samples) -> WorkerBatch:
         batch = collate_samples(samples)
-        if batch.encoded is None and batch.crops is None:
-            return batch
+        # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
+        on_cpu = [(file.slot, file.path, file.fallback, self._crop_on_cpu(bytearray(file.data)))
+                  for file in batch.cpu_files]
         parts, slots = [], []
         if batch.crops is not None:
             parts.append(batch.crops.to(self.device, non_blocking=True))
@@ -149,16 +158,23 @@ class DecodeOnDevice:
             if decoded:
                 parts.append(resize_crop_batch([image for _, image in decoded], self.prep))
                 slots += [slot for slot, _ in decoded]
-            for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images):
-                if image is not None:
-                    continue
-                try:
-                    parts.append(crop_on_cpu(data.clone(), self.prep)[None].to(self.device, non_blocking=True))
-                    slots.append(slot)
-                    batch.cpu_fallback += 1
-                except RuntimeError as error:
-                    batch.bad.append(BadImage(path, str(error).splitlines()[0] if str(error) else type(error).__name__))
+            # refused after all: damaged, or a kind its header did not betray
+            on_cpu += [(slot, path, True, self._crop_on_cpu(data.clone()))
+                       for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images)
+                       if image is None]
+        cpu_crops = []
+        for slot, path, fallback, crop in on_cpu:
+            try:
+                cpu_crops.append(crop.result())
+            except RuntimeError as error:
+                batch.bad.append(BadImage.from_error(path, error))
+                continue
+            slots.append(slot)
+            batch.cpu_fallback += fallback
+        if cpu_crops:
+            parts.append(torch.stack(cpu_crops).to(self.device, non_blocking=True))
         batch.encoded, batch.encoded_sizes, batch.encoded_slots, batch.encoded_paths = None, [], [], []
+        batch.cpu_files = []
         if parts:
             crops = torch.cat(parts) if len(parts) > 1 else parts[0]
             order = sorted(range(len(slots)), key=slots.__getitem__)
@@ -168,6 +184,11 @@ class DecodeOnDevice:
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
         return batch
+
+    def _crop_on_cpu(self, data) -> Future:
+        """A future crop of encoded bytes (a bytearray or a uint8 tensor), from the worker's CPU threads."""
+        encoded = torch.frombuffer(data, dtype=torch.uint8) if isinstance(data, bytearray) else data
+        return self.cpu_threads.submit(crop_on_cpu, encoded, self.prep)
 
 
 def resolve_decode(requested, device: torch.device) -> str:
