@@ -16,11 +16,12 @@ from tqdm import tqdm
 
 from . import distributed, metrics
 from .batches import DeviceFeeder, undecodable
-from .data import DataChoice, choose_indices, default_workers, images_at, make_loader, open_dataset, synthetic_batch
+from .data import (DataChoice, LoaderStart, choose_indices, default_workers, images_at, make_loader, open_dataset,
+                   start_worker_server, synthetic_batch)
 from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .errors import UserError
 from .fidelity import decode_fidelity
-from .gpu_decode import resolve_decode
+from .gpu_decode import GPU_DECODERS, resolve_decode
 from .metrics import latency_stats
 from .models import load_model
 from .modes import Runner
@@ -53,20 +54,21 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     prepare thread waited for the loader's workers (which decode), how long that thread then
     spent on it (copy, normalize; overlapped with the model), and the forward's own time on the
     device. Before the clock starts, the loader's warm-up pass gives each worker one batch
-    (starting the worker and, on the gpu path, its CUDA context and nvJPEG); its time is kept
-    apart as startup_s.
+    (starting the worker and, on the gpu path, its CUDA context and decoder), beside the model's
+    warm-up; its time is kept apart as startup_s, and the part the run waited for as startup_wait_s.
     """
     device = runner.device
     context = context or distributed.DistContext()
     shapes = {batch_size} if len(indices) >= batch_size else set()
     if len(indices) % batch_size:
         shapes.add(len(indices) % batch_size)
-    _warm_up_shapes(runner, shapes, warmup, seed=0, progress=progress)
-
     loader = make_loader(dataset, indices, batch_size, workers, device)
-    created_at, started = time.time(), time.perf_counter()
-    reports = [batch.startup for batch in loader if batch.startup]  # the warm-up pass; its batches come again
-    startup_s = time.perf_counter() - started
+    # workers from a fork server start while the model warms up; forking this process while its
+    # other thread runs the model is not safe, so forked workers start after the warm-up
+    loader_start = LoaderStart(loader) if loader.multiprocessing_context is not None else None
+    _warm_up_shapes(runner, shapes, warmup, seed=0, progress=progress)
+    loader_start = loader_start or LoaderStart(loader)
+    reports, startup_s, startup_wait_s = loader_start.wait()
     timer = RegionTimer(device)
     hits, batch_images, waits_s, prepare_times, bad_images, kept_logits = [], [], [], [], [], []
     cpu_fallback = 0
@@ -110,8 +112,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             "batch_top1": [h[0] for h in per_batch_hits], "batch_top5": [h[1] for h in per_batch_hits],
             "data_wait_s": waits_s, "loader_wait_s": [t.loader_wait_s for t in prepare_times],
             "prefetch_threads": PREFETCH_THREADS,
-            "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s,
-            "startup_breakdown": startup_breakdown(created_at, reports),
+            "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s, "startup_wait_s": startup_wait_s,
+            "startup_breakdown": startup_breakdown(loader_start.created_at, reports),
             "wall_s": ended - started, "window_s": window_s,
             "bad_images": bad_images, "cpu_fallback_images": cpu_fallback, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
 
@@ -210,6 +212,7 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "end_to_end_images_per_second": metrics.throughput(images, e2e_s) if measured_accuracy else None,
         "end_to_end_time_s": e2e_s,
         "startup_time_s": raw["startup_s"] if measured_accuracy else None,
+        "startup_wait_time_s": raw["startup_wait_s"] if measured_accuracy else None,
         "startup_breakdown": raw.get("startup_breakdown") if measured_accuracy else None,
         "data_wait_time_s": wait_s if measured_accuracy else None,
         "stall_fraction": metrics.share(wait_s, e2e_s) if measured_accuracy else None,
@@ -273,6 +276,8 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
             say("NOTE: untrained weights: accuracy is that of an untrained model")
         decode = resolve_decode(decode, device)
         workers = default_workers(decode) if workers is None else workers
+        if decode in GPU_DECODERS and workers > 0:
+            start_worker_server()
         dataset = open_dataset(data.root, loaded.transforms, decode, gpu_share=gpu_decode_share)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
         chosen = choose_indices(len(dataset), images_to_score, seed)

@@ -42,9 +42,9 @@ def summary_text(result: dict) -> str:
     if m["end_to_end_images_per_second"] is not None:
         lines.append(f"Throughput (end to end: loading + copy + model): {_num(m['end_to_end_images_per_second'])} "
                      f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
-        lines.append(f"Loader start-up (a warm-up batch per worker, not in the end-to-end figure): "
-                     f"{m['startup_time_s']:.2f} s; the prepare threads waited for the workers "
-                     f"{_pct(m['loader_wait_fraction'])} of the time")
+        lines.append(f"Loader start-up (a warm-up batch per worker, beside the model's warm-up, not in the end-to-end "
+                     f"figure): {m['startup_time_s']:.2f} s, of which the run waited {m['startup_wait_time_s']:.2f} s; "
+                     f"the prepare threads waited for the workers {_pct(m['loader_wait_fraction'])} of the time")
         startup = m.get("startup_breakdown") or {}
         if startup:
             lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; worker init (CUDA, "
