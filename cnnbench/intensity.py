@@ -166,6 +166,36 @@ def measure_copy_bandwidth(device: torch.device, megabytes: int = None) -> tuple
             f"measured: {megabytes} MiB copy (read + write)")
 
 
+def l2_capacity_bytes(device: torch.device) -> int:
+    """The GPU's L2 cache size in bytes (0 where the device does not say)."""
+    return getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) if device.type == "cuda" else 0
+
+
+L2_COPIES_PER_REPLAY = 50
+
+
+def measure_l2_bandwidth(device: torch.device) -> tuple:
+    """Bytes/s (read + write) of a copy whose source and destination together fill half the L2,
+    replayed as one CUDA graph of L2_COPIES_PER_REPLAY copies so that launches do not dominate."""
+    capacity = l2_capacity_bytes(device)
+    if not capacity:
+        raise RuntimeError("the device reports no L2 size")
+    src = torch.randn(capacity // 4 // 4, device=device)    # float32: source and destination, a quarter each
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    torch.cuda.synchronize(device)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(L2_COPIES_PER_REPLAY):
+            dst.copy_(src)
+    times = time_calls(graph.replay, device, iterations=20, warmup=3)
+    moved = 2 * src.numel() * 4 * L2_COPIES_PER_REPLAY
+    return (metrics.rate(moved, statistics.median(times) / 1e3),
+            f"measured: {2 * src.numel() * 4 / 2**20:.0f} MiB copy resident in the {capacity / 2**20:.0f} MiB L2 "
+            f"(read + write)")
+
+
 def machine_ceilings(device: torch.device, dtype: torch.dtype, peak_tflops=None, peak_gbps=None) -> Ceilings:
     """Measured ceilings, unless given; never one GPU's datasheet number."""
     if peak_tflops:

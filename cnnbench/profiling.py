@@ -72,11 +72,13 @@ def _kernels_below(event) -> list:
     return found
 
 
-class _LayerRanges:
-    """Forward hooks that open a profiler range per leaf module and record its output."""
+class LayerRanges:
+    """Forward hooks that open a range per leaf module, named LAYER_PREFIX + its name, and record its
+    output. `scope(name)` makes the range: a profiler range, or an NVTX range for Nsight Compute."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, scope=record_function):
         self.leaves = leaf_modules(model)
+        self.scope = scope
         self.outputs = {}
         self._open = {}
         self._handles = []
@@ -86,7 +88,7 @@ class _LayerRanges:
 
     def _enter(self, name):
         def hook(module, inputs):
-            scope = record_function(LAYER_PREFIX + name)
+            scope = self.scope(LAYER_PREFIX + name)
             scope.__enter__()
             self._open[name] = scope
         return hook
@@ -123,7 +125,7 @@ def profile_layers(model: nn.Module, run, device: torch.device, active_steps: in
     if not torch.cuda.is_available():   # Kineto would report the missing GPU as an ERROR line on stderr
         os.environ.setdefault("KINETO_LOG_LEVEL", "5")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
-    ranges = _LayerRanges(model)
+    ranges = LayerRanges(model)
     # One active cycle is all we read, so the warning that later cycles would clear events is noise.
     warnings.filterwarnings("ignore", message=".*Profiler clears events at the end of each cycle.*")
     try:

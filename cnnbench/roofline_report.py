@@ -1,6 +1,8 @@
 """The arithmetic-intensity table and the roofline chart."""
 
 MARKERS = "osD^vP*X"
+LAYER_COLOURS = {"Conv2d": "tab:blue", "Linear": "tab:orange", "ReLU": "tab:green", "MaxPool2d": "tab:purple",
+                 "AdaptiveAvgPool2d": "tab:brown"}
 
 
 def _si(value: float, unit: str) -> str:
@@ -96,8 +98,6 @@ def plot_roofline(results: list, ceilings: dict, title: str):
                       textcoords="offset points", xytext=(0, 3)),
         axis.annotate(f"bandwidth {_si(bandwidth, 'B/s')}", (low * 1.5, low * 1.5 * bandwidth / scale), fontsize=8,
                       rotation=35, textcoords="offset points", xytext=(0, 8))]
-    colours = {"Conv2d": "tab:blue", "Linear": "tab:orange", "ReLU": "tab:green", "MaxPool2d": "tab:purple",
-               "AdaptiveAvgPool2d": "tab:brown"}
     points = []
     for index, result in enumerate(results):
         marker = MARKERS[index % len(MARKERS)]
@@ -105,12 +105,12 @@ def plot_roofline(results: list, ceilings: dict, title: str):
             if r["intensity"] <= 0:
                 continue
             y = r["achieved_flops"] if r.get("achieved_flops") is not None else r["roof_flops"]
-            axis.scatter(r["intensity"], y / scale, marker=marker, s=45, color=colours.get(r["type"], "tab:gray"),
+            axis.scatter(r["intensity"], y / scale, marker=marker, s=45, color=LAYER_COLOURS.get(r["type"], "tab:gray"),
                          edgecolors="black", linewidths=0.5, zorder=3)
             points.append((y, r["intensity"], f"{r['name']}" + (f" ({result['batch_size']})" if len(results) > 1 else "")))
         axis.scatter([], [], marker=marker, color="white", edgecolors="black",
                      label=f"batch {result['batch_size']} ({'measured' if result['measured'] else 'on the roof'})")
-    for kind, colour in colours.items():
+    for kind, colour in LAYER_COLOURS.items():
         axis.scatter([], [], marker="s", color=colour, label=kind)
     axis.set_xscale("log")
     axis.set_yscale("log")

@@ -124,3 +124,24 @@ def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
     assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
     fidelity = result["data_info"]["input_fidelity"]
     assert fidelity["images"] == 64 and fidelity["mean_abs_grey_levels"] < 3
+
+
+def test_counters_measure_every_layer_under_ncu(tmp_path):
+    """alexnet_ai.py --counters end to end: ncu over the child, per-layer rows whose sums hold."""
+    import alexnet_ai
+    from cnnbench.ncu import CountersUnavailable, find_ncu
+
+    try:
+        find_ncu()
+    except CountersUnavailable as error:
+        pytest.skip(str(error))
+    args = alexnet_ai.get_args_parser().parse_args(
+        ["--counters", "--batch-sizes", "2", "--precision", "bf16", "--weights", "none", "--output-dir", str(tmp_path)])
+    assert alexnet_ai.main(args) == 0
+    result = read_single_json(tmp_path, "measured_bytes_results_*.json")
+    batch = result["batch_sizes"][0]
+    assert batch["checks"]["layers_sum_to_totals"] and not batch["checks"]["below_minimum_unexplained"]
+    convs = [r for r in batch["layers"] if r["type"] == "Conv2d"]
+    assert all(r["kernel_count"] >= 1 and r["dram_read_bytes"] > 0 and r["l2_bytes"] > 0 for r in convs)
+    assert result["cache"] == "cold" and result["ceilings"]["l2_bytes_per_s"] > result["ceilings"]["dram_bytes_per_s"]
+    assert list(tmp_path.glob("measured_bytes_results_*.png")) and list(tmp_path.glob("*.ncu-rep"))

@@ -76,7 +76,7 @@ def test_roofline_peaks_must_be_positive(flags, capsys):
     assert exit_.value.code == 2 and "positive" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flags,message", [(["--data-path", "/nonexistent"], "without --measure"),
+@pytest.mark.parametrize("flags,message", [(["--data-path", "/nonexistent"], "without them no input is read"),
                                            (["--measure", "--data-path", "/nonexistent"], "no such directory")])
 def test_roofline_data_path_is_checked(tmp_path, capsys, flags, message):
     args = alexnet_ai.get_args_parser().parse_args(["--device", "cpu", "--output-dir", str(tmp_path), *flags])
