@@ -21,7 +21,8 @@ def counters_table(result: dict) -> str:
         counted = (r["flop_counted"] / r["flop"]) if r["flop"] and r["flop_counted"] else None
         notes = []
         if r["below_minimum"]:
-            notes.append("below min: fits in L2" if r["fits_in_l2"] else "BELOW MIN")
+            notes.append(("below min: " + ("fits in L2" if r["fits_in_l2"] else "by less than the L2"))
+                         if r["l2_explains_shortfall"] else "BELOW MIN BY MORE THAN THE L2")
         if r["layout_conversions"]["kernels"]:
             notes.append(f"{r['layout_conversions']['kernels']} layout conversions "
                          f"{r['layout_conversions']['time_us']:.1f} us")
@@ -55,8 +56,8 @@ def counters_table(result: dict) -> str:
     check = result["checks"]
     lines.append(f"Checks: {check['kernels']} kernels; per-layer sums equal ncu's totals: "
                  f"{'yes' if check['layers_sum_to_totals'] else 'NO'}; DRAM below the minimum: "
-                 f"{', '.join(check['below_minimum_fits_in_l2']) or 'none'} (tensors fit in the "
-                 f"{check['l2_capacity_bytes'] / 2**20:.0f} MiB L2)"
+                 f"{', '.join(check['below_minimum_within_l2']) or 'none'} (by less than the "
+                 f"{check['l2_capacity_bytes'] / 2**20:.0f} MiB L2 holds)"
                  + (f", UNEXPLAINED: {', '.join(check['below_minimum_unexplained'])}"
                     if check["below_minimum_unexplained"] else ""))
     return "\n".join(lines)
