@@ -3,14 +3,15 @@
 # Usage: benchmarks/reproduce.sh OUT_DIR [CORES] [DATA_DIR] [STAGES] [IMAGES]
 #   CORES      pin the runs to the first CORES cores (default: all)
 #   DATA_DIR   where the generated JPEG sets go (default: OUT_DIR/jpegs)
-#   STAGES     comma-separated, from: anchors,sweep,profile,roofline,end-to-end,acceptance (default: all)
+#   STAGES     comma-separated, from: anchors,sweep,profile,roofline,measured-bytes,end-to-end,acceptance
+#              (default: all)
 #   IMAGES     JPEGs per generated set for end-to-end (default: 25000)
 # Each stage writes OUT_DIR/<stage>/ and OUT_DIR/<stage>/log.txt; nothing is deleted. Random weights
 # throughout (timings do not depend on them); the acceptance stage uses a random stand-in file in
 # its own TORCH_HOME where pretrained weights cannot be downloaded.
 set -u
 OUT=${1:?usage: reproduce.sh OUT_DIR [CORES] [DATA_DIR] [STAGES] [IMAGES]}
-CORES=${2:-$(nproc)}; DATA=${3:-$OUT/jpegs}; STAGES=${4:-anchors,sweep,profile,roofline,end-to-end,acceptance}
+CORES=${2:-$(nproc)}; DATA=${3:-$OUT/jpegs}; STAGES=${4:-anchors,sweep,profile,roofline,measured-bytes,end-to-end,acceptance}
 IMAGES=${5:-25000}
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -39,6 +40,12 @@ if wants profile; then stage profile; {
 if wants roofline; then stage roofline; {
   log "${PIN[@]}" python3 alexnet/alexnet_ai.py --dtype bf16 --batch-sizes 1,256 --measure --weights none \
       --output-dir "$OUT/roofline"; } 2>&1 | tee "$OUT/roofline/log.txt"; fi
+
+if wants measured-bytes; then stage measured-bytes; {
+  for FLAGS in "--batch-sizes 1,256" "--batch-sizes 256 --channels-last" "--batch-sizes 256 --cache warm"; do
+    log "${PIN[@]}" python3 alexnet/alexnet_ai.py --dtype bf16 $FLAGS --counters --weights none \
+        --output-dir "$OUT/measured-bytes"
+  done; } 2>&1 | tee "$OUT/measured-bytes/log.txt"; fi
 
 if wants end-to-end; then stage end-to-end; bash benchmarks/end_to_end.sh "$OUT/end-to-end" "$DATA" "$CORES" "$IMAGES"; fi
 
