@@ -198,7 +198,8 @@ def measure_l2_bandwidth(device: torch.device) -> tuple:
     total = torch.empty((), device=device)
     size = src.numel() * 4
     rates = {f"{2 * size / 2**20:.0f} MiB copy (read + write)": _graph_rate(device, lambda: dst.copy_(src), 2 * size),
-             f"sum of {size / 2**20:.0f} MiB (read)": _graph_rate(device, lambda: torch.sum(src, out=total), size)}
+             f"sum of {size / 2**20:.0f} MiB (read)": _graph_rate(device, lambda: torch.sum(src, dim=0, out=total),
+                                                                  size)}
     best = max(rates, key=rates.get)
     return rates[best], f"measured: best of a copy and a sum resident in the {capacity / 2**20:.0f} MiB L2: {best}"
 
