@@ -1,6 +1,6 @@
 """The measured-bytes table and the hierarchical roofline chart (DRAM and L2 points per layer)."""
 
-from .roofline_report import LAYER_COLOURS, MARKERS, _dodge, _si
+from .roofline_report import LAYER_COLOURS, _dodge, _si
 
 MB = 1e6
 
@@ -64,8 +64,9 @@ def counters_table(result: dict) -> str:
 
 
 def plot_hierarchical_roofline(results: list, ceilings: dict, title: str):
-    """Log-log: the compute ceiling, DRAM and L2 bandwidth roofs, and each layer twice, at its
-    intensity against DRAM bytes (filled) and against L2 bytes (hollow), joined by a line."""
+    """Log-log, one panel per batch size side by side: the compute ceiling, DRAM and L2 bandwidth
+    roofs, and each layer twice, at its intensity against DRAM bytes (filled) and against L2 bytes
+    (hollow), joined by a line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -73,44 +74,41 @@ def plot_hierarchical_roofline(results: list, ceilings: dict, title: str):
 
     peak, dram, l2 = ceilings["peak_flops"], ceilings["dram_bytes_per_s"], ceilings["l2_bytes_per_s"]
     scale = 1e12
-    points = [(r, result["batch_size"], index) for index, result in enumerate(results) for r in result["layers"]
-              if r["flop"] and r["kernel_count"] and r["dram_bytes"] and r["l2_bytes"]]
-    intensities = [v for r, _, _ in points for v in (r["intensity_dram"], r["intensity_l2"])] + [peak / dram]
+    panels = [[r for r in result["layers"] if r["flop"] and r["kernel_count"] and r["dram_bytes"] and r["l2_bytes"]]
+              for result in results]
+    intensities = [v for rows in panels for r in rows for v in (r["intensity_dram"], r["intensity_l2"])] + [peak / dram]
     low, high = min(intensities) / 4, max(intensities) * 4
     x = np.logspace(np.log10(low), np.log10(high), 200)
-    figure, axis = plt.subplots(figsize=(11, 7))
-    axis.plot(x, np.minimum(peak, x * dram) / scale, color="black", linewidth=2)
-    axis.plot(x, np.minimum(peak, x * l2) / scale, color="black", linewidth=1.2, linestyle="--")
-    fixed = [axis.annotate(f"compute {_si(peak, 'FLOP/s')}", (high, peak / scale), ha="right", va="bottom",
-                           fontsize=8, textcoords="offset points", xytext=(0, 3)),
-             axis.annotate(f"DRAM {_si(dram, 'B/s')}", (low * 1.5, low * 1.5 * dram / scale), fontsize=8, rotation=35,
-                           textcoords="offset points", xytext=(0, -14)),
-             axis.annotate(f"L2 {_si(l2, 'B/s')}", (low * 1.5, low * 1.5 * l2 / scale), fontsize=8, rotation=35,
-                           textcoords="offset points", xytext=(0, 6))]
-    labelled = []
-    for r, batch_size, index in points:
-        marker, colour = MARKERS[index % len(MARKERS)], LAYER_COLOURS.get(r["type"], "tab:gray")
-        y = r["flops_under_ncu"] / scale
-        axis.plot([r["intensity_dram"], r["intensity_l2"]], [y, y], color=colour, linewidth=0.6, alpha=0.6)
-        axis.scatter(r["intensity_dram"], y, marker=marker, s=45, color=colour, edgecolors="black", linewidths=0.5,
-                     zorder=3)
-        axis.scatter(r["intensity_l2"], y, marker=marker, s=45, facecolors="none", edgecolors=colour, zorder=3)
-        labelled.append((y, r["intensity_dram"], r["name"] + (f" ({batch_size})" if len(results) > 1 else "")))
-    for index, result in enumerate(results):
-        axis.scatter([], [], marker=MARKERS[index % len(MARKERS)], color="white", edgecolors="black",
-                     label=f"batch {result['batch_size']}")
-    axis.scatter([], [], marker="o", color="gray", label="against DRAM bytes (filled)")
-    axis.scatter([], [], marker="o", facecolors="none", edgecolors="gray", label="against L2 bytes (hollow)")
-    for kind, colour in LAYER_COLOURS.items():
-        axis.scatter([], [], marker="s", color=colour, label=kind)
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set(xlabel="Arithmetic intensity (analytic FLOP / measured byte)",
-             ylabel="Performance under ncu (TFLOP/s)", title=title)
-    axis.grid(True, which="both", alpha=0.25)
-    axis.legend(fontsize=8, loc="lower right")
+    figure, axes = plt.subplots(1, len(results), figsize=(7.5 * len(results), 7), sharey=True, squeeze=False)
+    for axis, result, rows in zip(axes[0], results, panels):
+        axis.plot(x, np.minimum(peak, x * dram) / scale, color="black", linewidth=2)
+        axis.plot(x, np.minimum(peak, x * l2) / scale, color="black", linewidth=1.2, linestyle="--")
+        fixed = [axis.annotate(f"compute {_si(peak, 'FLOP/s')}", (high, peak / scale), ha="right", va="bottom",
+                               fontsize=8, textcoords="offset points", xytext=(0, 3)),
+                 axis.annotate(f"DRAM {_si(dram, 'B/s')}", (low * 1.5, low * 1.5 * dram / scale), fontsize=8,
+                               rotation=35, textcoords="offset points", xytext=(0, -14)),
+                 axis.annotate(f"L2 {_si(l2, 'B/s')}", (low * 1.5, low * 1.5 * l2 / scale), fontsize=8, rotation=35,
+                               textcoords="offset points", xytext=(0, 6))]
+        for r in rows:
+            colour, y = LAYER_COLOURS.get(r["type"], "tab:gray"), r["flops_under_ncu"] / scale
+            axis.plot([r["intensity_dram"], r["intensity_l2"]], [y, y], color=colour, linewidth=0.6, alpha=0.6)
+            axis.scatter(r["intensity_dram"], y, s=45, color=colour, edgecolors="black", linewidths=0.5, zorder=3)
+            axis.scatter(r["intensity_l2"], y, s=45, facecolors="none", edgecolors=colour, zorder=3)
+        axis.scatter([], [], color="gray", label="against DRAM bytes (filled)")
+        axis.scatter([], [], facecolors="none", edgecolors="gray", label="against L2 bytes (hollow)")
+        for kind, colour in LAYER_COLOURS.items():
+            axis.scatter([], [], marker="s", color=colour, label=kind)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set(xlabel="Arithmetic intensity (analytic FLOP / measured byte)", title=f"batch {result['batch_size']}")
+        axis.grid(True, which="both", alpha=0.25)
+        axis.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("Performance under ncu (TFLOP/s)")
+    figure.suptitle(title)
     figure.tight_layout()
-    labels = [axis.annotate(name, (intensity, y), fontsize=6.5, textcoords="offset points", xytext=(4, 2))
-              for y, intensity, name in sorted(labelled, reverse=True)]
-    _dodge(axis, labels, fixed)
+    for axis, rows in zip(axes[0], panels):
+        labels = [axis.annotate(r["name"], (r["intensity_dram"], r["flops_under_ncu"] / scale), fontsize=6.5,
+                                textcoords="offset points", xytext=(4, 2))
+                  for r in sorted(rows, key=lambda r: -r["flops_under_ncu"])]     # top down, so labels move down
+        _dodge(axis, labels, [text for text in axis.texts if text not in labels])
     return figure

@@ -91,10 +91,11 @@ def test_report_and_hierarchical_roofline(kernels, rows):
     assert "per-layer sums equal ncu's totals: yes" in table and "features.3" in table
     assert "classifier.0" not in table                  # no kernels: not a row
     ceilings = {"peak_flops": 780e12, "dram_bytes_per_s": 4.3e12, "l2_bytes_per_s": 10e12}
-    figure = plot_hierarchical_roofline([result], ceilings, "test")
+    figure = plot_hierarchical_roofline([result, result], ceilings, "test")
     plotted = [r for r in rows if r["flop"] and r["kernel_count"]]
-    points = sum(len(c.get_offsets()) for c in figure.axes[0].collections)
-    assert points == 2 * len(plotted)                   # a DRAM and an L2 point per layer
+    assert len(figure.axes) == 2                        # batch sizes side by side
+    for axis in figure.axes:
+        assert sum(len(c.get_offsets()) for c in axis.collections) == 2 * len(plotted)   # DRAM and L2 per layer
 
 
 @pytest.mark.parametrize("output, expected", [
