@@ -68,9 +68,9 @@ def checks(rows: list, kernels: list, l2_capacity: int) -> dict:
     """What the figures must satisfy: per-layer sums equal ncu's totals over the batch's range, and
     DRAM traffic below the minimum by no more than the L2 holds (inputs found there, outputs still
     dirty there when the kernel ends)."""
-    totals = {key: sum(getattr(k, key) for k in kernels) for key in ("time_ns", "dram_read_bytes", "l2_bytes")}
-    sums = {"time_ns": sum(r["time_us_under_ncu"] for r in rows) * 1e3,
-            "dram_read_bytes": sum(r["dram_read_bytes"] for r in rows), "l2_bytes": sum(r["l2_bytes"] for r in rows)}
+    keys = ("dram_read_bytes", "dram_write_bytes", "l2_bytes")
+    totals = {key: sum(getattr(k, key) for k in kernels) for key in ("time_ns",) + keys}
+    sums = {"time_ns": sum(r["time_us_under_ncu"] for r in rows) * 1e3, **{key: sum(r[key] for r in rows) for key in keys}}
     below = [r for r in rows if r["below_minimum"]]
     return {"kernels": len(kernels), "totals": totals,
             "layers_sum_to_totals": all(math.isclose(sums[key], totals[key], rel_tol=1e-9, abs_tol=1e-6)

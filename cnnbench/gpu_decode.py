@@ -4,8 +4,8 @@ Each worker reads its batch's files and sorts out from their headers (jpeg_info)
 batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG): those it decodes on the
 CPU as PIL's convert("RGB") would, in threads beside the GPU's decode, and counts. The rest go
 through one batched GPU decoder call per batch (DecodeOnDevice) and come back to the main
-process as uint8 crops on the device (CUDA IPC). Workers that use CUDA can't be forked from a CUDA process: data.make_loader
-starts them from a fork server. On an H200, decoding in the main process instead (CPU-only
+process as uint8 crops on the device (CUDA IPC). Workers that use CUDA can't be forked from a
+CUDA process: data.make_loader starts them from a fork server. On an H200, decoding in the main process instead (CPU-only
 workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s but ran 2.5-3.2 times
 slower end to end: its Python work per image (code streams, window copies) shares one GIL.
 
@@ -144,7 +144,8 @@ class DecodeOnDevice:
     def __call__(self, samples) -> WorkerBatch:
         batch = collate_samples(samples)
         # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
-        on_cpu = [(file.slot, file.path, file.fallback, self._crop_on_cpu(bytearray(file.data)))
+        on_cpu = [(file.slot, file.path, file.fallback,
+                   self._crop_on_cpu(torch.frombuffer(bytearray(file.data), dtype=torch.uint8)))
                   for file in batch.cpu_files]
         parts, slots = [], []
         if batch.crops is not None:
@@ -185,9 +186,8 @@ class DecodeOnDevice:
             torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
         return batch
 
-    def _crop_on_cpu(self, data) -> Future:
-        """A future crop of encoded bytes (a bytearray or a uint8 tensor), from the worker's CPU threads."""
-        encoded = torch.frombuffer(data, dtype=torch.uint8) if isinstance(data, bytearray) else data
+    def _crop_on_cpu(self, encoded: torch.Tensor) -> Future:
+        """A future crop of one file's encoded bytes (uint8), from the worker's CPU threads."""
         return self.cpu_threads.submit(crop_on_cpu, encoded, self.prep)
 
 

@@ -12,10 +12,11 @@ import io
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .profiling import LAYER_PREFIX
 
 DEFAULT_NCU = "/usr/local/cuda/bin/ncu"
 CACHE_CONTROL = {"cold": "all", "warm": "none"}   # ours -> ncu's --cache-control: flush every cache, or none
@@ -37,7 +38,7 @@ FLOP_METRICS = {"sm__ops_path_tensor_src_bf16_dst_fp32.sum": 1, "sm__ops_path_te
                 "smsp__sass_thread_inst_executed_op_dmul_pred_on.sum": 1}
 LAYOUT_CONVERSIONS = ("nchwToNhwc", "nhwcToNchw")
 NVTX_STACK_COLUMN = "thread Domain:Push/Pop_Range"
-BATCH_RANGE, LAYER_RANGE = "batch:", "layer:"
+BATCH_RANGE = "batch:"     # ncu_target's NVTX range around each batch size's forward; layers: LAYER_PREFIX
 # what ncu prints when it runs but may not read the counters
 COUNTER_FAILURES = {"ERR_NVGPUCTRPERM": "this user may not read the GPU's performance counters (ERR_NVGPUCTRPERM; "
                                         "see NVIDIA's note on that error, or run as root)",
@@ -125,7 +126,6 @@ class KernelCounters:
     dram_write_bytes: float
     l2_bytes: float
     flop_counted: float = None          # None when no FLOP counter was read
-    counters: dict = field(default_factory=dict)
 
     @property
     def layout_conversion(self) -> bool:
@@ -168,13 +168,12 @@ def parse_raw_csv(text: str) -> list:
             continue
         ranges = nvtx_ranges(row[stack_columns[0]])
         batches = [int(name[len(BATCH_RANGE):]) for name in ranges if name.startswith(BATCH_RANGE)]
-        layers = [name[len(LAYER_RANGE):] for name in ranges if name.startswith(LAYER_RANGE)]
+        layers = [name[len(LAYER_PREFIX):] for name in ranges if name.startswith(LAYER_PREFIX)]
         counters = {metric: _number(row[index]) for metric, index in flop_columns.items()}
         kernels.append(KernelCounters(
             name=row[column["Kernel Name"]], batch_size=batches[-1] if batches else None,
             layer=layers[-1] if layers else None, time_ns=_number(row[column[TIME]]),
             dram_read_bytes=_number(row[column[DRAM_READ]]), dram_write_bytes=_number(row[column[DRAM_WRITE]]),
             l2_bytes=_number(row[column[L2]]),
-            flop_counted=sum(FLOP_METRICS[m] * v for m, v in counters.items()) if counters else None,
-            counters=counters))
+            flop_counted=sum(FLOP_METRICS[m] * v for m, v in counters.items()) if counters else None))
     return kernels

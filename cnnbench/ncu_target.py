@@ -1,4 +1,4 @@
-"""The process Nsight Compute profiles for `alexnet_ai.py --counters` (counters.py launches it).
+"""The process Nsight Compute profiles for `alexnet_ai.py --counters` (counters_run.py launches it).
 
 For each batch size: the model warms up outside the capture (cuDNN picks its algorithms there),
 then one forward runs inside the CUDA profiler's capture range (ncu --profile-from-start off) with
@@ -15,9 +15,9 @@ import torch
 from .data import DataChoice, input_batch
 from .models import load_model
 from .modes import Mode, Runner
+from .ncu import BATCH_RANGE
 from .profiling import LayerRanges
 
-BATCH_RANGE = "batch:"     # the NVTX range around each batch size's measured forward
 WARM_UP_FORWARDS = 3
 
 
