@@ -51,8 +51,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                      help="capture the forward as a CUDA graph and replay it (with --compile: the compiled forward)")
     run.add_argument("--rewrite", action="store_true",
                      help="run layers in exactly equivalent, faster forms: strided few-channel convolutions "
-                          "as space-to-depth + stride-1 conv, bias and ReLU after max-pooling (checked "
-                          "against the reference model at run time)")
+                          "as space-to-depth + stride-1 conv, bias and ReLU after max-pooling, ReLU fused "
+                          "into the convolution or linear layer before it (checked against the reference "
+                          "model at run time)")
     run.add_argument("--sweep", action="store_true",
                      help="run the grid precisions x memory formats x executions x batch sizes "
                           "(synthetic input unless --data-path is given)")

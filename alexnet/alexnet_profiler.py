@@ -37,7 +37,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     group.add_argument("--steps", type=positive_int, default=5, help="active profiled steps, averaged (default: 5)")
     group.add_argument("--warmup", type=positive_int, default=3, help="profiler warm-up steps (default: 3)")
     group.add_argument("--rewrite", action="store_true", help="profile the benchmark's exact rewrites "
-                       "(space-to-depth conv1, pool before ReLU)")
+                       "(space-to-depth conv1, pool before ReLU, fused ReLUs)")
     return parser
 
 

@@ -9,6 +9,12 @@ Each rewrite is exact:
   writes its output once, without a separate pass to add the bias (PyTorch adds it apart from
   cuDNN's kernel), and the bias and ReLU touch a quarter of the elements, after the pool.
 - Where no convolution feeds it, a ReLU before a max-pool still moves after it.
+- A ReLU right after a convolution (no pool between) runs inside cuDNN's fused convolution, bias
+  and activation kernel in half precision on CUDA: the sum, bias and ReLU in fp32 registers, one
+  rounding, one write, instead of the convolution's write and a second pass that reads it back.
+- A ReLU right after a linear layer, and the bias, go into the linear layer; at batch 1 on CUDA
+  the layer is one pass over its weights in a Triton kernel (kernels.py) instead of cuBLAS's
+  split-K GEMM, its reduction and a ReLU kernel.
 - Adaptive average pooling to the size its input already has is the identity (AlexNet's 6x6 ->
   6x6 at 224 pixels): it is skipped for such inputs instead of copying the tensor.
 
@@ -27,10 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import kernels
 from .errors import UserError
 
 # Rewrite only where the input has few channels: there the reduction is too narrow for tensor cores.
 MAX_INPUT_CHANNELS = 4
+# Asked once: a call inside forward would break torch.compile's graph there.
+_CUDNN = torch.backends.cudnn.is_available()
 # Largest allowed max|rewritten - reference| / max|reference| per precision.
 TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "fp16": 1e-2, "bf16": 5e-2}
 
@@ -95,6 +104,39 @@ class BiasReLU(nn.Module):
         return f"channels={self.bias.numel()}"
 
 
+class ConvReLU(nn.Conv2d):
+    """relu(conv(x) + bias): cuDNN's fused kernel for fp16/bf16 CUDA input, else the two steps."""
+
+    @classmethod
+    def fused(cls, conv: nn.Conv2d) -> "ConvReLU":
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                  conv.groups, conv.bias is not None, device="meta")
+        new.weight, new.bias = conv.weight, conv.bias
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _CUDNN and x.is_cuda and x.dtype in (torch.float16, torch.bfloat16) and self.bias is not None:
+            return torch.cudnn_convolution_relu(x, self.weight, self.bias, self.stride, self.padding,
+                                                self.dilation, self.groups)
+        return F.relu(super().forward(x))
+
+
+class LinearReLU(nn.Linear):
+    """A linear layer with the ReLU after it (or none), through kernels.linear."""
+
+    @classmethod
+    def fused(cls, linear: nn.Linear, relu: bool) -> "LinearReLU":
+        new = cls(linear.in_features, linear.out_features, linear.bias is not None, device="meta")
+        new.weight, new.bias, new.relu = linear.weight, linear.bias, relu
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return kernels.linear(x, self.weight, self.bias, self.relu)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", relu={self.relu}"
+
+
 class SkipIdentityAdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
     """AdaptiveAvgPool2d that returns its input unchanged when it is already the output size."""
 
@@ -135,6 +177,28 @@ def _pool_first(sequential: nn.Sequential) -> int:
     return moved
 
 
+def _fuse_relu(sequential: nn.Sequential) -> int:
+    """A Conv2d or Linear followed by a ReLU becomes one ConvReLU or LinearReLU; the ReLU's slot
+    becomes an Identity, so names still line up."""
+    modules, names = sequential._modules, list(sequential._modules)
+    fused = 0
+    for index, name in enumerate(names):
+        layer = modules[name]
+        follower = modules[names[index + 1]] if index + 1 < len(names) else None
+        relu_follows = type(follower) is nn.ReLU
+        if type(layer) is nn.Conv2d and relu_follows and layer.padding_mode == "zeros" \
+                and isinstance(layer.padding, tuple):
+            modules[name] = ConvReLU.fused(layer)
+        elif type(layer) is nn.Linear and relu_follows:
+            modules[name] = LinearReLU.fused(layer, relu=True)
+        else:
+            continue
+        if relu_follows:
+            modules[names[index + 1]] = nn.Identity()
+        fused += 1
+    return fused
+
+
 def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     parent_name, _, child_name = name.rpartition(".")
     setattr(root.get_submodule(parent_name) if parent_name else root, child_name, new)
@@ -154,24 +218,32 @@ def rewrite_model(model: nn.Module) -> nn.Module:
     for module in list(fast.modules()):   # after space-to-depth, so a rewritten conv gives up its bias too
         if isinstance(module, nn.Sequential):
             replaced += _pool_first(module)
+            replaced += _fuse_relu(module)    # after pool-first: only ReLUs no pool follows are left
+    for name, module in list(fast.named_modules()):   # the linear layers no ReLU follows
+        if type(module) is nn.Linear:
+            _replace(fast, name, LinearReLU.fused(module, relu=False))
+            replaced += 1
     if not replaced:
-        raise UserError("rewrite: this model has no strided convolution over "
-                        f"<= {MAX_INPUT_CHANNELS} input channels, ReLU before a max-pool or adaptive "
-                        "average pool to rewrite")
+        raise UserError("rewrite: this model has nothing to rewrite (no strided convolution over "
+                        f"<= {MAX_INPUT_CHANNELS} input channels, linear layer, ReLU after a convolution or "
+                        "before a max-pool, or adaptive average pool)")
     return fast
 
 
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
-    """Both models on the same input: max abs difference and top-1 agreement; beyond tolerance is an error."""
+    """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
+    max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel ran."""
     with torch.inference_mode():
-        expected = reference(images).float()
-        actual = rewritten(images).float()
+        expected = torch.cat([reference(images), reference(images[:1])]).float()
+        actual = torch.cat([rewritten(images), rewritten(images[:1])]).float()
     max_abs = (actual - expected).abs().max().item()
     scale = expected.abs().max().item() or 1.0
     agreement = (actual.argmax(1) == expected.argmax(1)).float().mean().item()
+    unavailable = kernels.kernel_unavailable(images)
     check = {"max_abs_diff": max_abs, "max_abs_reference": scale, "relative_diff": max_abs / scale,
-             "top1_agreement": agreement, "images": images.shape[0],
-             "tolerance_relative": TOLERANCE[mode.precision]}
+             "top1_agreement": agreement, "images": images.shape[0] + 1,
+             "tolerance_relative": TOLERANCE[mode.precision],
+             "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row"}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
         raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "
                         f"(relative {max_abs / scale:.3g} > {TOLERANCE[mode.precision]}); not used")

@@ -67,6 +67,51 @@ def test_execution_modes_compute_what_eager_computes(execution, rewrite):
     assert not torch.allclose(runner.run().float(), got)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_linear_row_kernel_matches_f_linear_on_cuda(dtype):
+    from cnnbench import kernels
+
+    assert kernels.kernel_unavailable(torch.zeros(1, device=CUDA)) == ""
+    torch.manual_seed(0)
+    for out_features, in_features, relu in ((4096, 9216, True), (1000, 4096, False), (37, 300, True)):
+        w = torch.randn(out_features, in_features, device=CUDA, dtype=dtype)
+        b = torch.randn(out_features, device=CUDA, dtype=dtype)
+        x = torch.randn(1, in_features, device=CUDA, dtype=dtype)
+        expected = torch.nn.functional.linear(x.double(), w.double(), b.double())
+        expected = expected.relu() if relu else expected
+        got = kernels.linear(x, w, b, relu).double()
+        # the output's one rounding, and fp32 summation order over thousands of terms
+        tolerance = expected.abs().max().item() * (torch.finfo(dtype).eps + 1e-5)
+        assert (got - expected).abs().max().item() <= tolerance, (out_features, in_features)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_rewritten_model_compiles_as_one_graph(batch):
+    """A graph break inside a layer makes dynamo run the Sequential eagerly, layer by layer."""
+    from cnnbench.rewrites import rewrite_model
+
+    model = rewrite_model(alexnet().eval()).to(CUDA, torch.float16, memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, 224, 224, device=CUDA, dtype=torch.float16).contiguous(memory_format=torch.channels_last)
+    torch._dynamo.reset()
+    explanation = torch._dynamo.explain(model)(x)
+    assert explanation.graph_break_count == 0, [reason.reason for reason in explanation.break_reasons]
+
+
+def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
+    torch.manual_seed(0)
+    model = alexnet().eval()
+    image = torch.randn(1, 3, 224, 224)
+    reference = Runner(model, Mode("fp16", True), CUDA)
+    reference.load(image)
+    expected = reference.run().float()
+    runner = Runner(model, Mode("fp16", True, "compile+cuda-graphs", rewrite=True), CUDA)
+    assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
+    runner.warm_up(image, 2)
+    runner.load(image)
+    got = runner.run().float()
+    assert (got - expected).norm() / expected.norm() < 2e-2
+
+
 def test_event_timer_times_the_work():
     a = torch.randn(4096, 4096, device=CUDA)
     small = time_calls(lambda: a @ a, CUDA, iterations=5, warmup=2)

@@ -1,0 +1,48 @@
+"""The custom kernels behind --rewrite, on the CPU: every block configuration under Triton's interpreter."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cnnbench import kernels
+from cnnbench.errors import REPO_ROOT
+
+INTERPRETED = r"""
+import torch, torch.nn.functional as F
+from cnnbench import kernels
+torch.manual_seed(0)
+worst = 0.0
+for dtype in (torch.float32, torch.float16):
+    # a ragged shape (neither side a multiple of any block) and one with a bias only
+    for out_features, in_features, relu in ((37, 300, True), (70, 1100, False)):
+        w = torch.randn(out_features, in_features, dtype=dtype)
+        b = torch.randn(out_features, dtype=dtype)
+        x = torch.randn(1, in_features, dtype=dtype)
+        expected = F.linear(x.double(), w.double(), b.double())
+        expected = expected.relu() if relu else expected
+        for config in kernels.ROW_CONFIGS:
+            got = kernels.linear_row(x, w, b, relu, config).double()
+            # one rounding of the fp32 sum to the output dtype: half an ulp of the largest output
+            tolerance = expected.abs().max().item() * torch.finfo(dtype).eps + 1e-4
+            worst = max(worst, ((got - expected).abs().max().item()) / tolerance)
+            assert (got - expected).abs().max().item() <= tolerance, (dtype, out_features, config)
+print(worst)
+"""
+
+
+@pytest.mark.skipif(kernels.triton is None, reason="triton is not installed")
+def test_linear_row_kernel_matches_f_linear_in_every_configuration():
+    done = subprocess.run([sys.executable, "-c", INTERPRETED], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, TRITON_INTERPRET="1"), timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 0 < float(done.stdout) <= 1
+
+
+def test_kernels_say_why_they_cannot_run_on_the_cpu():
+    reason = kernels.kernel_unavailable(torch.zeros(1))
+    assert reason and ("cpu" in reason or "triton" in reason or "custom_op" in reason)
+    x, w, b = torch.randn(1, 8), torch.randn(3, 8), torch.randn(3)
+    torch.testing.assert_close(kernels.linear(x, w, b, relu=True), torch.relu(x @ w.T + b))
