@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The anchor: the plainest CUDA-event timing loop of a torchvision model, to check the benchmark.
 
-One event pair around N back-to-back forwards of one batch already on the device, after warm-up.
-The benchmark's model-only throughput for the same model, batch and dtype should agree with it.
+One event pair around N back-to-back forwards of one batch already on the device, after warm-up
+(with --cuda-graphs, N replays of one captured forward). The benchmark's model-only throughput for
+the same model, batch and dtype should agree with it.
 """
 
 import argparse
@@ -42,21 +43,37 @@ def build(args) -> tuple:
     return forward, x
 
 
+def graphed(forward, example):
+    """A CUDA graph of forward(example), replayed by the returned callable."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            forward(example)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        forward(example)
+    return graph.replay
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_model_arguments(parser, batch_size=256)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--cuda-graphs", action="store_true")
     args = parser.parse_args()
     model, x = build(args)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     with torch.inference_mode():
+        run = graphed(model, x) if args.cuda_graphs else (lambda: model(x))
         for _ in range(args.warmup):
-            model(x)
+            run()
         torch.cuda.synchronize()
         start.record()
         for _ in range(args.iterations):
-            model(x)
+            run()
         end.record()
         torch.cuda.synchronize()
     ms = start.elapsed_time(end) / args.iterations

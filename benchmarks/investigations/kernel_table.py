@@ -18,21 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from plain_loop import add_model_arguments, build  # noqa: E402
-
-
-def graphed(forward, example):
-    """A CUDA graph of forward(example), replayed by the returned callable."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            forward(example)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        forward(example)
-    return graph.replay
+from plain_loop import add_model_arguments, build, graphed  # noqa: E402
 
 
 def main() -> int:
