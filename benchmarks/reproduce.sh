@@ -3,7 +3,7 @@
 # Usage: benchmarks/reproduce.sh OUT_DIR [CORES] [DATA_DIR] [STAGES] [IMAGES]
 #   CORES      pin the runs to the first CORES cores (default: all)
 #   DATA_DIR   where the generated JPEG sets go (default: OUT_DIR/jpegs)
-#   STAGES     comma-separated, from: anchors,sweep,profile,roofline,measured-bytes,end-to-end,acceptance
+#   STAGES     comma-separated, from: anchors,targets,sweep,profile,roofline,measured-bytes,end-to-end,acceptance
 #              (default: all)
 #   IMAGES     JPEGs per generated set for end-to-end (default: 25000)
 # Each stage writes OUT_DIR/<stage>/ and OUT_DIR/<stage>/log.txt; nothing is deleted. Random weights
@@ -11,7 +11,7 @@
 # its own TORCH_HOME where pretrained weights cannot be downloaded.
 set -u
 OUT=${1:?usage: reproduce.sh OUT_DIR [CORES] [DATA_DIR] [STAGES] [IMAGES]}
-CORES=${2:-$(nproc)}; DATA=${3:-$OUT/jpegs}; STAGES=${4:-anchors,sweep,profile,roofline,measured-bytes,end-to-end,acceptance}
+CORES=${2:-$(nproc)}; DATA=${3:-$OUT/jpegs}; STAGES=${4:-anchors,targets,sweep,profile,roofline,measured-bytes,end-to-end,acceptance}
 IMAGES=${5:-25000}
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -27,6 +27,15 @@ if wants anchors; then stage anchors; {
     log "${PIN[@]}" python3 alexnet/alexnet_benchmark.py --synthetic $FLAGS "${COMMON[@]}" --output-dir "$OUT/anchors"
     log "${PIN[@]}" python3 benchmarks/plain_loop.py $FLAGS
   done; } 2>&1 | tee "$OUT/anchors/log.txt"; fi
+
+# the fastest exact forms: batch 4096 throughput and batch-1 latency (compiled, graphed, rewritten)
+if wants targets; then stage targets; {
+  for FLAGS in "--batch-size 4096 --precision bf16" "--batch-size 1 --precision fp16"; do
+    FLAGS="$FLAGS --channels-last --rewrite --compile default --cuda-graphs"
+    log "${PIN[@]}" python3 alexnet/alexnet_benchmark.py --synthetic $FLAGS --num-batches 200 "${COMMON[@]}" \
+        --output-dir "$OUT/targets"
+    log "${PIN[@]}" python3 benchmarks/plain_loop.py $FLAGS --iterations 200
+  done; } 2>&1 | tee "$OUT/targets/log.txt"; fi
 
 if wants sweep; then stage sweep; {
   log "${PIN[@]}" python3 alexnet/alexnet_benchmark.py --sweep --precision fp16,bf16 --channels-last --rewrite \
