@@ -64,6 +64,11 @@ def summary_text(result: dict) -> str:
     ]
     if m["compile_time_s"] is not None:
         lines.append(f"Compile time (not in the figures above): {m['compile_time_s']:.1f} s")
+    if m.get("rewrite_check"):
+        check = m["rewrite_check"]
+        lines.append(f"Rewrite check: relative difference {check['relative_diff']:.2g} from the reference model, "
+                     f"top-1 agreement {_pct(check['top1_agreement'])}; batch-1 linear layers: "
+                     f"{check['batch1_linear_kernel']}")
     if m["top1_accuracy"] is not None:
         lines += [f"Top-1 accuracy: {_pct(m['top1_accuracy'])}", f"Top-5 accuracy: {_pct(m['top5_accuracy'])}"]
     if m.get("cpu_fallback_images"):

@@ -45,7 +45,7 @@ if triton is not None:
     # Few rows per program and long rows per step: enough programs to keep every SM's loads in
     # flight, 16-byte vector loads along the row.
     ROW_CONFIGS = [triton.Config({"BLOCK_OUT": o, "BLOCK_IN": k}, num_warps=w)
-                    for o, k, w in ((4, 512, 4), (8, 512, 4), (4, 1024, 4), (8, 1024, 8), (16, 256, 4), (16, 512, 8))]
+                   for o, k, w in ((4, 512, 4), (8, 512, 4), (4, 1024, 4), (8, 1024, 8), (16, 256, 4), (16, 512, 8))]
 
     @triton.autotune(configs=ROW_CONFIGS, key=["out_features", "in_features"])
     @triton.jit

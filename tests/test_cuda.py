@@ -49,20 +49,26 @@ def gpu_decoders() -> list:
     return found
 
 
-@pytest.mark.parametrize("execution", EXECUTIONS)
-@pytest.mark.parametrize("rewrite", [False, True])
-def test_execution_modes_compute_what_eager_computes(execution, rewrite):
+def run_beside_eager(mode: Mode, images: torch.Tensor) -> tuple:
+    """(runner, its output) for a random AlexNet in `mode`, checked against the eager fp16 forward."""
     torch.manual_seed(0)
     model = alexnet().eval()
-    images = torch.randn(8, 3, 224, 224)
     reference = Runner(model, Mode("fp16", True), CUDA)
     reference.load(images)
     expected = reference.run().float()
-    runner = Runner(model, Mode("fp16", True, execution, rewrite=rewrite), CUDA)
+    runner = Runner(model, mode, CUDA)
     runner.warm_up(images, 2)
     runner.load(images)
     got = runner.run().float()
     assert (got - expected).norm() / expected.norm() < 2e-2
+    return runner, got
+
+
+@pytest.mark.parametrize("execution", EXECUTIONS)
+@pytest.mark.parametrize("rewrite", [False, True])
+def test_execution_modes_compute_what_eager_computes(execution, rewrite):
+    images = torch.randn(8, 3, 224, 224)
+    runner, got = run_beside_eager(Mode("fp16", True, execution, rewrite=rewrite), images)
     runner.load(images.flip(0))     # a graph replays on new input, not the captured one
     assert not torch.allclose(runner.run().float(), got)
 
@@ -98,18 +104,8 @@ def test_rewritten_model_compiles_as_one_graph(batch):
 
 
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
-    torch.manual_seed(0)
-    model = alexnet().eval()
-    image = torch.randn(1, 3, 224, 224)
-    reference = Runner(model, Mode("fp16", True), CUDA)
-    reference.load(image)
-    expected = reference.run().float()
-    runner = Runner(model, Mode("fp16", True, "compile+cuda-graphs", rewrite=True), CUDA)
+    runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
-    runner.warm_up(image, 2)
-    runner.load(image)
-    got = runner.run().float()
-    assert (got - expected).norm() / expected.norm() < 2e-2
 
 
 def test_event_timer_times_the_work():
