@@ -30,14 +30,17 @@ def _missing() -> str:
 
 # Decided once at import: forward() then only asks where its input is, which torch.compile traces.
 MISSING = _missing()
+HALF = (torch.float16, torch.bfloat16)
 
 
 def kernel_unavailable(x: torch.Tensor) -> str:
-    """'' when the Triton kernels can run on x, else why not."""
+    """'' when the Triton kernels run on x, else why not."""
     if MISSING:
         return MISSING
     if not x.is_cuda:
         return f"input is on {x.device.type}, not CUDA"
+    if x.dtype not in HALF:
+        return f"input is {str(x.dtype).replace('torch.', '')}, not fp16/bf16"
     return ""
 
 
@@ -99,8 +102,9 @@ if not MISSING:
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:
-    """F.linear (+ ReLU); a single row on CUDA goes through the one-pass kernel."""
-    if not MISSING and x.is_cuda and x.dim() == 2 and x.shape[0] == 1 and bias is not None:
+    """F.linear (+ ReLU); a single fp16/bf16 row on CUDA goes through the one-pass kernel (what was
+    measured; fp32, and fp32 under autocast, stay with cuBLAS)."""
+    if not MISSING and x.is_cuda and x.dtype in HALF and x.dim() == 2 and x.shape[0] == 1 and bias is not None:
         return torch.ops.cnnbench.linear_row(x, weight, bias, relu)
     y = F.linear(x, weight, bias)
     return F.relu(y) if relu else y

@@ -77,7 +77,8 @@ def test_execution_modes_compute_what_eager_computes(execution, rewrite):
 def test_linear_row_kernel_matches_f_linear_on_cuda(dtype):
     from cnnbench import kernels
 
-    assert kernels.kernel_unavailable(torch.zeros(1, device=CUDA)) == ""
+    unavailable = kernels.kernel_unavailable(torch.zeros(1, device=CUDA, dtype=dtype))
+    assert unavailable == ("" if dtype != torch.float32 else "input is float32, not fp16/bf16")
     torch.manual_seed(0)
     for out_features, in_features, relu in ((4096, 9216, True), (1000, 4096, False), (37, 300, True)):
         w = torch.randn(out_features, in_features, device=CUDA, dtype=dtype)
@@ -85,7 +86,7 @@ def test_linear_row_kernel_matches_f_linear_on_cuda(dtype):
         x = torch.randn(1, in_features, device=CUDA, dtype=dtype)
         expected = torch.nn.functional.linear(x.double(), w.double(), b.double())
         expected = expected.relu() if relu else expected
-        got = kernels.linear(x, w, b, relu).double()
+        got = kernels.linear_row(x, w, b, relu).double()
         # the output's one rounding, and fp32 summation order over thousands of terms
         tolerance = expected.abs().max().item() * (torch.finfo(dtype).eps + 1e-5)
         assert (got - expected).abs().max().item() <= tolerance, (out_features, in_features)
