@@ -12,9 +12,9 @@ Each rewrite is exact:
 - A ReLU right after a convolution (no pool between) runs inside cuDNN's fused convolution, bias
   and activation kernel in half precision on CUDA: the sum, bias and ReLU in fp32 registers, one
   rounding, one write, instead of the convolution's write and a second pass that reads it back.
-- A ReLU right after a linear layer, and the bias, go into the linear layer; at batch 1 on CUDA
-  the layer is one pass over its weights in a Triton kernel (kernels.py, fp16/bf16) instead of cuBLAS's
-  split-K GEMM, its reduction and a ReLU kernel.
+- A ReLU right after a linear layer, and the bias, go into the linear layer; at batch 1 in
+  fp16/bf16 on CUDA the layer is one pass over its weights in a Triton kernel (kernels.py)
+  instead of cuBLAS's split-K GEMM, its reduction and a ReLU kernel.
 - Adaptive average pooling to the size its input already has is the identity (AlexNet's 6x6 ->
   6x6 at 224 pixels): it is skipped for such inputs instead of copying the tensor.
 
