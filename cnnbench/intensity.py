@@ -6,7 +6,12 @@ never from hand-tracked feature-map sizes. Conventions, as in the literature:
   counted as 1 FLOP per output element (FlopCounterMode leaves them out; `flop_no_bias` matches it).
 - ReLU: 1 comparison per element. Max-pooling: kernel_area - 1 comparisons per output element.
   Average pooling: window_size FLOP per output (window - 1 adds and 1 divide).
-- Dropout in eval and Flatten are views of their input: 0 FLOP and 0 bytes.
+- Dropout in eval and Flatten are views of their input: 0 FLOP and 0 bytes; so is the rewrite's
+  adaptive pool to the size its input already has, which returns its input.
+- The exact rewrites (rewrites.py) count the useful work: a space-to-depth convolution the
+  multiply-adds of the convolution it replaces (not its zero taps), a fused ReLU 1 comparison per
+  output element, a bias + ReLU after a pool 2 FLOP per element. Their minimum bytes are their
+  own (a fused ReLU reads and writes nothing more), so a rewrite's saving shows as fewer bytes.
 - Minimum bytes: every input read once, weights and bias read once, the output written once.
   An in-place ReLU still reads and writes each element (2 x its size), though no new memory is used.
   Max-pooling's int64 indices, written by some backends, are not part of the minimum.
@@ -23,6 +28,7 @@ from torch import nn
 
 from . import metrics
 from .models import leaf_modules
+from .rewrites import BiasReLU, ConvReLU, LinearReLU, SkipIdentityAdaptiveAvgPool2d, SpaceToDepthConv2d
 from .timing import time_calls
 
 VIEW_LAYERS = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity)
@@ -58,11 +64,19 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
     if isinstance(module, nn.modules.conv._ConvNd):
         macs = n_out * module.weight[0].numel()   # each output: (Cin / groups) * kh * kw multiply-adds
         bias_adds = n_out if module.bias is not None else 0
+        elementwise_flop = n_out if isinstance(module, ConvReLU) else 0
+    elif isinstance(module, SpaceToDepthConv2d):
+        in_channels = module.weight.shape[1] // module.stride ** 2
+        macs = n_out * in_channels * module.kernel_size[0] * module.kernel_size[1]
+        bias_adds = n_out if module.bias is not None else 0
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features
         bias_adds = n_out if module.bias is not None else 0
+        elementwise_flop = n_out if isinstance(module, LinearReLU) and module.relu else 0
     elif isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU)):
         elementwise_flop = n_out
+    elif isinstance(module, BiasReLU):
+        elementwise_flop = 2 * n_out
     elif isinstance(module, nn.MaxPool2d):
         kernel = nn.modules.utils._pair(module.kernel_size)
         elementwise_flop = n_out * (kernel[0] * kernel[1] - 1)
@@ -73,8 +87,10 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
     elif isinstance(module, nn.AvgPool2d):
         kernel = nn.modules.utils._pair(module.kernel_size)
         elementwise_flop = n_out * kernel[0] * kernel[1]
-    elif isinstance(module, VIEW_LAYERS):
-        traffic = 0
+    # the rewrite's identity pool; "output is inputs" alone would catch in-place ReLUs too
+    skipped = isinstance(module, SkipIdentityAdaptiveAvgPool2d) and output is inputs
+    if isinstance(module, VIEW_LAYERS) or skipped:
+        macs = elementwise_flop = bias_adds = traffic = 0
     flop_no_bias = 2 * macs
     return LayerCost(name=name, type=type(module).__name__, input_shape=list(inputs.shape),
                      output_shape=list(output.shape), macs=macs, flop=flop_no_bias + bias_adds + elementwise_flop,

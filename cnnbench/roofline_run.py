@@ -10,13 +10,15 @@ from .models import load_model
 from .modes import DTYPES, Runner
 from .profiling import profile_layers
 from .record import provenance
+from .rewrites import rewrite_model
 from .roofline_report import above_roof_note, intensity_table, plot_roofline
 
 
 def analyse_batch(loaded, device, mode, data, batch_size: int, ceilings, measure: bool, seed: int) -> dict:
-    """FLOP, bytes and intensity of every leaf layer at this batch size; with `measure`, each layer's
-    profiled time and the rate it reached against its roof."""
-    costs = layer_costs(loaded.model, batch_size, mode.compute_dtype)
+    """FLOP, bytes and intensity of every leaf layer at this batch size (of the rewritten model with
+    mode.rewrite); with `measure`, each layer's profiled time and the rate it reached against its roof."""
+    analysed = rewrite_model(loaded.model) if mode.rewrite else loaded.model
+    costs = layer_costs(analysed, batch_size, mode.compute_dtype)
     times = {}
     if measure:
         runner = Runner(loaded.model, mode, device)

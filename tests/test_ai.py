@@ -95,3 +95,32 @@ def test_roofline_labels_never_overlap_and_units_fit_the_ceiling():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert any("200.00 GFLOP/s" in t.get_text() for t in texts)
     assert figure.axes[0].get_ylabel() == "Performance (GFLOP/s)"
+
+
+def test_rewritten_model_keeps_its_useful_flop_and_saves_bytes(tmp_path):
+    """--rewrite --measure: the rewritten layers timed and counted by the work they replace."""
+    runs = {}
+    for flags in ([], ["--rewrite"]):
+        out = tmp_path / ("rewrite" if flags else "reference")
+        args = alexnet_ai.get_args_parser().parse_args(
+            ["--device", "cpu", "--weights", "none", "--measure", "--synthetic", "--peak-tflops", "0.5",
+             "--peak-gbps", "50", "--output-dir", str(out), *flags])
+        assert alexnet_ai.main(args) == 0
+        runs[bool(flags)] = {row["name"]: row for row in
+                             json.loads(next(out.glob("*.json")).read_text())["batch_sizes"][0]["layers"]}
+    reference, rewritten = runs[False], runs[True]
+    assert rewritten["features.0"]["type"] == "SpaceToDepthConv2d" and rewritten["features.0"]["time_us"] > 0
+    assert rewritten["features.0"]["macs"] == reference["features.0"]["macs"]      # not its zero taps
+    # conv3 + its ReLU, fused: the same FLOP, less traffic (the ReLU's read and write are gone)
+    fused = rewritten["features.6"]["flop"] + rewritten["features.7"]["flop"]
+    assert fused == reference["features.6"]["flop"] + reference["features.7"]["flop"]
+    assert rewritten["features.6"]["bytes"] + rewritten["features.7"]["bytes"] < \
+        reference["features.6"]["bytes"] + reference["features.7"]["bytes"]
+    assert rewritten["classifier.1"]["type"] == "LinearReLU"
+    assert sum(row["macs"] for row in rewritten.values()) == sum(row["macs"] for row in reference.values())
+
+
+def test_counters_refuse_rewrite(capsys):
+    args = alexnet_ai.get_args_parser().parse_args(["--counters", "--rewrite", "--device", "cpu"])
+    assert alexnet_ai.main(args) == 2
+    assert "--counters measures the reference model" in capsys.readouterr().err

@@ -109,6 +109,18 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
 
 
+def test_roofline_of_the_rewrite_times_its_fused_layers_on_cuda(tmp_path):
+    import alexnet_ai
+
+    args = alexnet_ai.get_args_parser().parse_args(
+        ["--rewrite", "--measure", "--synthetic", "--weights", "none", "--dtype", "fp16", "--channels-last",
+         "--batch-sizes", "1", "--peak-tflops", "100", "--peak-gbps", "1000", "--output-dir", str(tmp_path)])
+    assert alexnet_ai.main(args) == 0
+    layers = {row["name"]: row for row in read_single_json(tmp_path, "*.json")["batch_sizes"][0]["layers"]}
+    assert layers["features.6"]["type"] == "ConvReLU" and layers["features.6"]["time_us"] > 0
+    assert layers["classifier.1"]["type"] == "LinearReLU" and layers["classifier.1"]["time_us"] > 0
+
+
 def test_event_timer_times_the_work():
     a = torch.randn(4096, 4096, device=CUDA)
     small = time_calls(lambda: a @ a, CUDA, iterations=5, warmup=2)
