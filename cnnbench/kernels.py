@@ -52,8 +52,7 @@ if triton is not None:
 
     @triton.autotune(configs=ROW_CONFIGS, key=["out_features", "in_features"])
     @triton.jit
-    def _linear_row_kernel(x_ptr, w_ptr, b_ptr, y_ptr, out_features, in_features,
-                           HAS_BIAS: tl.constexpr, RELU: tl.constexpr,
+    def _linear_row_kernel(x_ptr, w_ptr, b_ptr, y_ptr, out_features, in_features, RELU: tl.constexpr,
                            BLOCK_OUT: tl.constexpr, BLOCK_IN: tl.constexpr):
         rows = tl.program_id(0) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
         row_ok = rows < out_features
@@ -65,15 +64,14 @@ if triton is not None:
             w = tl.load(w_ptr + row_start[:, None] + cols[None, :], mask=row_ok[:, None] & col_ok[None, :], other=0.0)
             x = tl.load(x_ptr + cols, mask=col_ok, other=0.0)
             acc += w.to(tl.float32) * x.to(tl.float32)[None, :]
-        y = tl.sum(acc, axis=1)
-        if HAS_BIAS:
-            y += tl.load(b_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+        y = tl.sum(acc, axis=1) + tl.load(b_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
         if RELU:
             y = tl.maximum(y, 0.0)
         tl.store(y_ptr + rows, y.to(y_ptr.dtype.element_ty), mask=row_ok)
 
 
-def linear_row(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool, config=None) -> torch.Tensor:
+def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: bool,
+               config=None) -> torch.Tensor:
     """(relu of) x @ weight.T + bias for x of shape (1, in_features), in one Triton kernel.
 
     The autotuner picks the block sizes; `config` (one of ROW_CONFIGS) fixes them instead.
@@ -85,8 +83,7 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool, config=N
     if config is not None:
         kernel, fixed = _linear_row_kernel.fn, dict(config.kwargs, num_warps=config.num_warps)
     grid = lambda meta: (triton.cdiv(out_features, meta["BLOCK_OUT"]),)   # noqa: E731
-    kernel[grid](x, weight, weight if bias is None else bias, y, out_features, in_features,
-                 HAS_BIAS=bias is not None, RELU=relu, **fixed)
+    kernel[grid](x, weight, bias, y, out_features, in_features, RELU=relu, **fixed)
     return y
 
 

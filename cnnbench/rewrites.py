@@ -44,6 +44,17 @@ _CUDNN = torch.backends.cudnn.is_available()
 TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "fp16": 1e-2, "bf16": 5e-2}
 
 
+def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
+    """pixel_unshuffle(x, s) in its channel order (c*s*s + i*s + j), written in one copy straight into
+    the channels-last layout a convolution reads: the layout change costs one pass, not several."""
+    n, c, height, width = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last):   # storage is (n, h, i, w, j, c)
+        blocks = x.permute(0, 2, 3, 1).reshape(n, height // s, s, width // s, s, c).permute(0, 1, 3, 5, 2, 4)
+    else:                                                    # storage is (n, c, h, i, w, j)
+        blocks = x.reshape(n, c, height // s, s, width // s, s).permute(0, 2, 4, 1, 3, 5)
+    return blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
+
+
 class SpaceToDepthConv2d(nn.Module):
     """A Conv2d with stride s, recomputed as pixel_unshuffle(s) followed by a stride-1 Conv2d."""
 
@@ -74,16 +85,7 @@ class SpaceToDepthConv2d(nn.Module):
             out = (size + 2 * pad - kernel) // s + 1
             # the padded extent the stride-1 conv needs; a negative pad crops unused rows
             pads += [pad, (out + blocks - 1) * s - size - pad]
-        x = F.pad(x, pads)
-        n, c, height, width = x.shape
-        # pixel_unshuffle's channel order (c*s*s + i*s + j), written in one copy straight into the
-        # channels-last layout the convolution reads: the layout change costs one pass, not several.
-        if x.is_contiguous(memory_format=torch.channels_last):   # storage is (n, h, i, w, j, c)
-            blocks = x.permute(0, 2, 3, 1).reshape(n, height // s, s, width // s, s, c).permute(0, 1, 3, 5, 2, 4)
-        else:                                                    # storage is (n, c, h, i, w, j)
-            blocks = x.reshape(n, c, height // s, s, width // s, s).permute(0, 2, 4, 1, 3, 5)
-        x = blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
-        return F.conv2d(x, self.weight, self.bias)
+        return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"space_to_depth={self.stride}, kernel_size={self.kernel_size}, "

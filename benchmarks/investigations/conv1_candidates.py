@@ -24,7 +24,7 @@ import triton.language as tl
 from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
+from cnnbench.rewrites import SpaceToDepthConv2d, space_to_depth  # noqa: E402
 
 
 def _configs():
@@ -75,12 +75,9 @@ def triton_conv(x, weight):
     return y
 
 
-def space_to_depth(x, channels_to):
+def conv1_input(x, channels_to):
     """AlexNet conv1's input (pad 2, 228 = 57 x 4) as 57 x 57 x (channels_to x 16), channels_last."""
-    x = F.pad(x, [2, 2, 2, 2, 0, channels_to - x.shape[1]])
-    n, c, h, w = x.shape
-    blocks = x.permute(0, 2, 3, 1).reshape(n, h // 4, 4, w // 4, 4, c).permute(0, 1, 3, 5, 2, 4)
-    return blocks.reshape(n, h // 4, w // 4, c * 16).permute(0, 3, 1, 2)
+    return space_to_depth(F.pad(x, [2, 2, 2, 2, 0, channels_to - x.shape[1]]), 4)
 
 
 def main() -> int:
@@ -100,10 +97,10 @@ def main() -> int:
     result = {"batch_size": n, "precision": args.precision, "device": torch.cuda.get_device_name(), "ms": {}}
     ms = result["ms"]
     with torch.inference_mode():
-        x48, x64 = space_to_depth(x, 3), space_to_depth(x, 4)
+        x48, x64 = conv1_input(x, 3), conv1_input(x, 4)
         ms["conv1_direct_cudnn"] = do_bench(lambda: F.conv2d(x, conv1.weight, None, 4, 2))
-        ms["space_to_depth_copy_48ch_eager"] = do_bench(lambda: space_to_depth(x, 3))
-        ms["space_to_depth_copy_64ch_eager"] = do_bench(lambda: space_to_depth(x, 4))
+        ms["space_to_depth_copy_48ch_eager"] = do_bench(lambda: conv1_input(x, 3))
+        ms["space_to_depth_copy_64ch_eager"] = do_bench(lambda: conv1_input(x, 4))
         ms["conv1_cudnn_on_48ch"] = do_bench(lambda: F.conv2d(x48, weight48))
         ms["conv1_cudnn_on_64ch"] = do_bench(lambda: F.conv2d(x64, weight64))
         started = time.perf_counter()

@@ -23,7 +23,7 @@ from torch import nn
 from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from cnnbench.rewrites import ConvReLU, rewrite_model  # noqa: E402
+from cnnbench.rewrites import ConvReLU, rewrite_model, space_to_depth  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plain_loop import graphed  # noqa: E402
@@ -47,10 +47,7 @@ class PaddedSpaceToDepthConv1(nn.Module):
 
     def forward(self, x):
         out_width = 56 if self.pairs else 55
-        x = F.pad(x, [2, (out_width + 2) * 4 - x.shape[-1] - 2, 2, 2, 0, 4 - x.shape[1]])
-        n, c, h, w = x.shape
-        blocks = x.permute(0, 2, 3, 1).reshape(n, h // 4, 4, w // 4, 4, c).permute(0, 1, 3, 5, 2, 4)
-        x = blocks.reshape(n, h // 4, w // 4, c * 16).permute(0, 3, 1, 2)
+        x = space_to_depth(F.pad(x, [2, (out_width + 2) * 4 - x.shape[-1] - 2, 2, 2, 0, 4 - x.shape[1]]), 4)
         if not self.pairs:
             return F.conv2d(x, self.weight)
         y = F.conv2d(x, self.weight, stride=(1, 2))                           # (n, 128, 55, 28), NHWC
