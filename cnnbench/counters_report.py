@@ -1,6 +1,6 @@
 """The measured-bytes table and the hierarchical roofline chart (DRAM and L2 points per layer)."""
 
-from .roofline_report import LAYER_COLOURS, _dodge, _si
+from .roofline_report import LAYER_COLOURS, _dodge, _si, layer_colour
 
 MB = 1e6
 
@@ -83,14 +83,14 @@ def plot_hierarchical_roofline(results: list, ceilings: dict, title: str):
     for axis, result, rows in zip(axes[0], results, panels):
         axis.plot(x, np.minimum(peak, x * dram) / scale, color="black", linewidth=2)
         axis.plot(x, np.minimum(peak, x * l2) / scale, color="black", linewidth=1.2, linestyle="--")
-        fixed = [axis.annotate(f"compute {_si(peak, 'FLOP/s')}", (high, peak / scale), ha="right", va="bottom",
-                               fontsize=8, textcoords="offset points", xytext=(0, 3)),
-                 axis.annotate(f"DRAM {_si(dram, 'B/s')}", (low * 1.5, low * 1.5 * dram / scale), fontsize=8,
-                               rotation=35, textcoords="offset points", xytext=(0, -14)),
-                 axis.annotate(f"L2 {_si(l2, 'B/s')}", (low * 1.5, low * 1.5 * l2 / scale), fontsize=8, rotation=35,
-                               textcoords="offset points", xytext=(0, 6))]
+        axis.annotate(f"compute {_si(peak, 'FLOP/s')}", (high, peak / scale), ha="right", va="bottom", fontsize=8,
+                      textcoords="offset points", xytext=(0, 3))
+        axis.annotate(f"DRAM {_si(dram, 'B/s')}", (low * 1.5, low * 1.5 * dram / scale), fontsize=8, rotation=35,
+                      textcoords="offset points", xytext=(0, -14))
+        axis.annotate(f"L2 {_si(l2, 'B/s')}", (low * 1.5, low * 1.5 * l2 / scale), fontsize=8, rotation=35,
+                      textcoords="offset points", xytext=(0, 6))
         for r in rows:
-            colour, y = LAYER_COLOURS.get(r["type"], "tab:gray"), r["flops_under_ncu"] / scale
+            colour, y = layer_colour(r["type"]), r["flops_under_ncu"] / scale
             axis.plot([r["intensity_dram"], r["intensity_l2"]], [y, y], color=colour, linewidth=0.6, alpha=0.6)
             axis.scatter(r["intensity_dram"], y, s=45, color=colour, edgecolors="black", linewidths=0.5, zorder=3)
             axis.scatter(r["intensity_l2"], y, s=45, facecolors="none", edgecolors=colour, zorder=3)

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -23,7 +22,7 @@ from torchvision.datasets.imagenet import ARCHIVE_META
 from tqdm import tqdm
 
 from .data import imagenet_wnids
-from .errors import DEFAULT_DATA_PATH, UserError
+from .errors import UserError
 
 VAL_ARCHIVE, VAL_MD5 = ARCHIVE_META["val"]
 DEVKIT_ARCHIVE, DEVKIT_MD5 = ARCHIVE_META["devkit"]

@@ -3,6 +3,13 @@
 MARKERS = "osD^vP*X"
 LAYER_COLOURS = {"Conv2d": "tab:blue", "Linear": "tab:orange", "ReLU": "tab:green", "MaxPool2d": "tab:purple",
                  "AdaptiveAvgPool2d": "tab:brown"}
+# the exact rewrites' layers (rewrites.py) take the colour of the layer they stand for
+REWRITTEN_AS = {"SpaceToDepthConv2d": "Conv2d", "ConvReLU": "Conv2d", "LinearReLU": "Linear", "BiasReLU": "ReLU",
+                "SkipIdentityAdaptiveAvgPool2d": "AdaptiveAvgPool2d"}
+
+
+def layer_colour(type_name: str) -> str:
+    return LAYER_COLOURS.get(REWRITTEN_AS.get(type_name, type_name), "tab:gray")
 
 
 def _si(value: float, unit: str) -> str:
@@ -105,7 +112,7 @@ def plot_roofline(results: list, ceilings: dict, title: str):
             if r["intensity"] <= 0:
                 continue
             y = r["achieved_flops"] if r.get("achieved_flops") is not None else r["roof_flops"]
-            axis.scatter(r["intensity"], y / scale, marker=marker, s=45, color=LAYER_COLOURS.get(r["type"], "tab:gray"),
+            axis.scatter(r["intensity"], y / scale, marker=marker, s=45, color=layer_colour(r["type"]),
                          edgecolors="black", linewidths=0.5, zorder=3)
             points.append((y, r["intensity"], f"{r['name']}" + (f" ({result['batch_size']})" if len(results) > 1 else "")))
         axis.scatter([], [], marker=marker, color="white", edgecolors="black",

@@ -124,3 +124,10 @@ def test_counters_refuse_rewrite(capsys):
     args = alexnet_ai.get_args_parser().parse_args(["--counters", "--rewrite", "--device", "cpu"])
     assert alexnet_ai.main(args) == 2
     assert "--counters measures the reference model" in capsys.readouterr().err
+
+
+def test_rewritten_layers_take_the_colour_of_what_they_replace():
+    from cnnbench.roofline_report import LAYER_COLOURS, layer_colour
+
+    assert layer_colour("SpaceToDepthConv2d") == layer_colour("ConvReLU") == LAYER_COLOURS["Conv2d"]
+    assert layer_colour("LinearReLU") == LAYER_COLOURS["Linear"] and layer_colour("Identity") == "tab:gray"
