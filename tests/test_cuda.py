@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+import torchvision.transforms.functional as TF
 from torchvision.models import AlexNet_Weights, alexnet
 
 import alexnet_benchmark
@@ -21,6 +22,7 @@ from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.gpu_decode import DecodeOnDevice, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
+from cnnbench.resample import resize_crop_kernels
 from cnnbench.timing import time_calls
 from conftest import read_single_json
 
@@ -139,6 +141,17 @@ def test_profiler_on_cuda(tmp_path, flags):
         total = sum(layer["time_us"] for layer in layers)
         assert total == pytest.approx(per_batch["profiled_forward_us"]), (total, per_batch["profiled_forward_us"],
                                                                           [(l["name"], l["time_us"]) for l in layers])
+
+
+def test_resize_kernels_match_pil_on_cuda():
+    sizes = [(375, 500), (500, 333), (1050, 1400), (90, 120), (224, 224), (2000, 300), (257, 256)]
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=generator) for h, w in sizes]
+    images[1] = torch.randint(0, 256, (500, 333, 3), dtype=torch.uint8, generator=generator).permute(2, 0, 1)
+    crops = resize_crop_kernels([image.to(CUDA) for image in images], Preprocess()).cpu()
+    for image, crop in zip(images, crops):
+        pil = TF.center_crop(TF.resize(TF.to_pil_image(image), 256), 224)
+        assert (crop.int() - TF.pil_to_tensor(pil).int()).abs().max().item() <= 1
 
 
 @pytest.mark.parametrize("name", gpu_decoders())

@@ -1,4 +1,5 @@
-"""The custom kernels behind --rewrite, on the CPU: every block configuration under Triton's interpreter."""
+"""The custom Triton kernels on the CPU, under Triton's interpreter: the batch-1 linear kernel behind
+--rewrite in every block configuration, and the gpu decode paths' batched resize."""
 
 import os
 import subprocess
@@ -46,3 +47,34 @@ def test_kernels_say_why_they_cannot_run_on_the_cpu():
     assert reason and ("cpu" in reason or "triton" in reason or "custom_op" in reason)
     x, w, b = torch.randn(1, 8), torch.randn(3, 8), torch.randn(3)
     torch.testing.assert_close(kernels.linear(x, w, b, relu=True), torch.relu(x @ w.T + b))
+
+
+RESIZE_INTERPRETED = r"""
+import numpy as np, torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from cnnbench.preprocess import Preprocess
+from cnnbench.resample import resize_crop_kernels, resize_crop_matmul
+prep = Preprocess(resize_size=32, crop_size=28)     # small, for the interpreter's speed
+rng = np.random.default_rng(0)
+sizes = [(40, 50), (61, 37), (30, 200), (28, 28), (90, 120), (33, 32)]
+images = [torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8)) for h, w in sizes]
+images[4] = torch.from_numpy(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).permute(2, 0, 1)   # HWC memory
+worst = 0
+for block_y, block_x in ((16, 64), (8, 32)):
+    got = resize_crop_kernels(images, prep, block_y, block_x).int()
+    assert got.shape == (len(images), 3, 28, 28)
+    assert (got - resize_crop_matmul(images, prep).int()).abs().max().item() <= 1
+    for image, crop in zip(images, got):
+        pil = TF.center_crop(TF.resize(TF.to_pil_image(image), 32), 28)
+        worst = max(worst, (crop - TF.pil_to_tensor(pil).int()).abs().max().item())
+print(worst)
+"""
+
+
+@pytest.mark.skipif(kernels.triton is None, reason="triton is not installed")
+def test_resize_kernels_crop_mixed_sizes_as_pil_does():
+    done = subprocess.run([sys.executable, "-c", RESIZE_INTERPRETED], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, TRITON_INTERPRET="1"), timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout) <= 1
