@@ -21,7 +21,7 @@ from .data import (DataChoice, LoaderStart, choose_indices, default_workers, ima
 from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .errors import UserError
 from .fidelity import decode_fidelity
-from .gpu_decode import GPU_DECODERS, resolve_decode
+from .gpu_decode import resolve_decode
 from .metrics import latency_stats
 from .models import load_model
 from .modes import Runner
@@ -264,6 +264,10 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
     timing) of a seeded subset of `images_to_score` images (0: all) of an ImageNet-style folder; on
     synthetic input `num_batches` are timed. Records are complete on the main rank only."""
     context = context or distributed.DistContext()
+    if not data.synthetic and device.type == "cuda" and decode not in ("pil", "cpu") and workers != 0:
+        # a GPU decode path is likely: the workers' fork server imports for seconds while the model
+        # loads and the decoder is chosen (idle, if no GPU decoder runs here after all)
+        start_worker_server()
     loaded = load_model(model, weights, seed, allow_random_fallback=data.synthetic)
     if loaded.notice:
         say(loaded.notice, file=sys.stderr)
@@ -276,8 +280,6 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
             say("NOTE: untrained weights: accuracy is that of an untrained model")
         decode = resolve_decode(decode, device)
         workers = default_workers(decode) if workers is None else workers
-        if decode in GPU_DECODERS and workers > 0:
-            start_worker_server()
         dataset = open_dataset(data.root, loaded.transforms, decode, gpu_share=gpu_decode_share)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
         chosen = choose_indices(len(dataset), images_to_score, seed)
