@@ -5,9 +5,11 @@ batched GPU decoder cannot take (CMYK, progressive, 12-bit, not JPEG): those it 
 CPU as PIL's convert("RGB") would, in threads beside the GPU's decode, and counts. The rest go
 through one batched GPU decoder call per batch (DecodeOnDevice) and come back to the main
 process as uint8 crops on the device (CUDA IPC). Workers that use CUDA can't be forked from a
-CUDA process: data.make_loader starts them from a fork server. On an H200, decoding in the main process instead (CPU-only
-workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s but ran 2.5-3.2 times
-slower end to end: its Python work per image (code streams, window copies) shares one GIL.
+CUDA process: data.make_loader starts them from a fork server. On an H200, decoding in the main
+process instead (CPU-only workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s
+but ran 2.5-3.2 times slower end to end: its Python work per image shares one GIL. With the resize
+kernels, GPU decoders in threads of one process still took varied files at 7.2-7.4k images/s
+without the model, against 11.7k end to end for 8 workers (docs/results-h200.md).
 
 Two GPU decoders:
 - nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
