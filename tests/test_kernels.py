@@ -57,7 +57,7 @@ from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels, resize_crop_matmul
 prep = Preprocess(resize_size=32, crop_size=28)     # small, for the interpreter's speed
 rng = np.random.default_rng(0)
-sizes = [(40, 50), (61, 37), (30, 200), (28, 28), (90, 120), (33, 32)]
+sizes = [(40, 50), (61, 37), (30, 200), (28, 28), (90, 120), (33, 32), (61, 37)]   # one size twice
 images = [torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8)) for h, w in sizes]
 images[4] = torch.from_numpy(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).permute(2, 0, 1)   # HWC memory
 worst = 0

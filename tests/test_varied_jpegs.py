@@ -84,7 +84,8 @@ def test_headers_say_which_decoder_takes_a_file():
 
 
 def test_mixed_sizes_resize_together_as_pil_does():
-    sizes = [(375, 500), (500, 333), (1050, 1400), (90, 120), (224, 224), (2000, 300), (257, 256)]
+    # sizes repeat, as ImageNet's do: the taps are shared, each image keeps its own pixels
+    sizes = [(375, 500), (500, 333), (1050, 1400), (90, 120), (224, 224), (2000, 300), (257, 256), (375, 500)]
     images = [TF.pil_to_tensor(photo(w, h, i)) for i, (h, w) in enumerate(sizes)]
     ours = resize_crop_batch(images, Preprocess.from_transforms(TRANSFORMS))
     for image, crop in zip(images, ours):
