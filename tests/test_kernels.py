@@ -34,12 +34,20 @@ print(worst)
 """
 
 
-@pytest.mark.skipif(kernels.triton is None, reason="triton is not installed")
-def test_linear_row_kernel_matches_f_linear_in_every_configuration():
-    done = subprocess.run([sys.executable, "-c", INTERPRETED], cwd=REPO_ROOT, capture_output=True, text=True,
+needs_triton = pytest.mark.skipif(kernels.triton is None, reason="triton is not installed")
+
+
+def interpreted(code: str) -> str:
+    """What `code` prints, run in a fresh interpreter with Triton's kernels interpreted on the CPU."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                           env=dict(os.environ, TRITON_INTERPRET="1"), timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert 0 < float(done.stdout) <= 1
+    return done.stdout
+
+
+@needs_triton
+def test_linear_row_kernel_matches_f_linear_in_every_configuration():
+    assert 0 < float(interpreted(INTERPRETED)) <= 1
 
 
 def test_kernels_say_why_they_cannot_run_on_the_cpu():
@@ -72,9 +80,6 @@ print(worst)
 """
 
 
-@pytest.mark.skipif(kernels.triton is None, reason="triton is not installed")
+@needs_triton
 def test_resize_kernels_crop_mixed_sizes_as_pil_does():
-    done = subprocess.run([sys.executable, "-c", RESIZE_INTERPRETED], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, TRITON_INTERPRET="1"), timeout=240)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert int(done.stdout) <= 1
+    assert int(interpreted(RESIZE_INTERPRETED)) <= 1
