@@ -21,13 +21,14 @@ from .data import (DataChoice, LoaderStart, choose_indices, default_workers, ima
 from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .errors import UserError
 from .fidelity import decode_fidelity
-from .gpu_decode import resolve_decode
+from .gpu_decode import GPU_DECODERS, resolve_decode
 from .metrics import latency_stats
 from .models import load_model
 from .modes import Runner
 from .prefetch import PREFETCH_THREADS, Prefetcher
 from .preprocess import CODEC_LIBRARY, Preprocess
 from .record import add_accuracy_deltas, benchmark_record, provenance
+from .resample import resize_form
 from .timing import RegionTimer, clock_name
 
 
@@ -280,6 +281,7 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
             say("NOTE: untrained weights: accuracy is that of an untrained model")
         decode = resolve_decode(decode, device)
         workers = default_workers(decode) if workers is None else workers
+        resize = resize_form(device) if decode in GPU_DECODERS else None
         dataset = open_dataset(data.root, loaded.transforms, decode, gpu_share=gpu_decode_share)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")
         chosen = choose_indices(len(dataset), images_to_score, seed)
@@ -290,13 +292,13 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
                      "classes_present": len(dataset.classes), "scored_images": len(chosen),
                      "subset_seed": seed if len(chosen) < len(dataset) else None, "scored": scope,
                      "transforms": str(loaded.transforms), "decode": decode, "workers": workers,
-                     "codec_library": CODEC_LIBRARY}
+                     "codec_library": CODEC_LIBRARY, "resize": resize}
         if dataset.skipped_links:
             say(f"NOTE: {len(dataset.skipped_links)} directory link(s) lead back into {data.root} and were not "
                 f"followed (each image counts once), e.g. {dataset.skipped_links[0]}")
             data.info["skipped_directory_links"] = dataset.skipped_links
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
-            f"decoding: {decode}, {workers} workers")
+            f"decoding: {decode}, {workers} workers{f', resize: {resize}' if resize else ''}")
     say(f"Benchmarking {model} on {device} ({len(modes) * len(batch_sizes)} configuration(s))...")
     slow = low_precision_on_cpu(modes, device)
     if slow:

@@ -93,14 +93,54 @@ def resize_crop_batch(images: list, prep: Preprocess) -> torch.Tensor:
 
     Equal, within one grey level, to the weights' Resize + CenterCrop on each (the kept box is
     preprocess.crop_box, as on the cpu path). CUDA images go through resize_crop_kernels where
-    Triton is installed, others through batched matrix products (resize_crop_matmul).
+    they run (kernels_unavailable), others through batched matrix products (resize_crop_matmul).
     Nothing here waits for the device: the taps go over as one copy per axis.
     """
     if not images:
         raise ValueError("no images to resize")
-    if triton is not None and images[0].is_cuda:
+    if images[0].is_cuda and not kernels_unavailable(images[0].device):
         return resize_crop_kernels(images, prep)
     return resize_crop_matmul(images, prep)
+
+
+_KERNEL_CHECKS = {}     # device -> kernels_unavailable's answer, once per process
+
+
+def kernels_unavailable(device: torch.device) -> str:
+    """'' when the resize kernels run on `device` and agree with the matrix form, else why not.
+
+    Tried once per process on a small image: Triton installed is not Triton working (it compiles
+    with the machine's C compiler and driver), and the default gpu decode path must not fail
+    where the matrix form would run.
+    """
+    device = torch.device(device)
+    if device not in _KERNEL_CHECKS:
+        _KERNEL_CHECKS[device] = _try_kernels(device)
+    return _KERNEL_CHECKS[device]
+
+
+def _try_kernels(device: torch.device) -> str:
+    if triton is None:
+        return "triton is not installed"
+    image = (torch.arange(3 * 40 * 50) % 251).to(torch.uint8).view(3, 40, 50).to(device)
+    prep = Preprocess(resize_size=32, crop_size=28)
+    try:
+        crops = resize_crop_kernels([image], prep)
+    except torch.OutOfMemoryError:
+        raise
+    except Exception as error:     # Triton fails in many ways where it cannot compile or launch
+        return f"the resize kernels do not run on {device} ({(str(error) or type(error).__name__).splitlines()[0]})"
+    if (crops.int() - resize_crop_matmul([image], prep).int()).abs().max().item() > 1:
+        return f"the resize kernels disagree with the matrix form on {device}"
+    return ""
+
+
+def resize_form(device: torch.device) -> str:
+    """How resize_crop_batch resizes images on `device`, for the record."""
+    if torch.device(device).type != "cuda":
+        return "matrix form"
+    reason = kernels_unavailable(device)
+    return f"matrix form ({reason})" if reason else "kernels"
 
 
 def resize_crop_matmul(images: list, prep: Preprocess) -> torch.Tensor:

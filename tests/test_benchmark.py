@@ -37,6 +37,7 @@ def test_known_answers_give_exact_top1_top5(tmp_path, known_answer_weights):
     assert result["top5_accuracy"] == pytest.approx(5 / 9)
     assert result["avg_accuracy"] == pytest.approx(3 / 9)       # the original's key: top-1 per image
     assert result["data"] == "imagenet" and result["data_info"]["scored_images"] == 9
+    assert result["data_info"]["resize"] is None          # the cpu path resizes with Pillow
     assert len(result["batch_times_ms"]) == 3                   # 9 images in batches of 4: 4, 4 and the last 1
 
 

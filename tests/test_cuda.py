@@ -15,6 +15,7 @@ from torchvision.models import AlexNet_Weights, alexnet
 
 import alexnet_benchmark
 import alexnet_profiler
+from cnnbench import kernels
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.benchmark import evaluate
 from cnnbench.data import open_dataset
@@ -188,6 +189,7 @@ def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
     assert alexnet_benchmark.main(args) == 0
     result = read_single_json(tmp_path)
     assert result["total_images"] == 100 and result["data_info"]["decode"] in ("nvjpeg", "nvimgcodec")
+    assert result["data_info"]["resize"] == "kernels" or kernels.triton is None
     assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
     fidelity = result["data_info"]["input_fidelity"]
     assert fidelity["images"] == 64 and fidelity["mean_abs_grey_levels"] < 3

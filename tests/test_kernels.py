@@ -62,7 +62,8 @@ import numpy as np, torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 from cnnbench.preprocess import Preprocess
-from cnnbench.resample import resize_crop_kernels, resize_crop_matmul
+from cnnbench.resample import kernels_unavailable, resize_crop_kernels, resize_crop_matmul
+assert kernels_unavailable(torch.device("cpu")) == ""     # interpreted, they run on the CPU
 prep = Preprocess(resize_size=32, crop_size=28)     # small, for the interpreter's speed
 rng = np.random.default_rng(0)
 sizes = [(40, 50), (61, 37), (30, 200), (28, 28), (90, 120), (33, 32), (61, 37)]   # one size twice
@@ -83,3 +84,12 @@ print(worst)
 @needs_triton
 def test_resize_kernels_crop_mixed_sizes_as_pil_does():
     assert int(interpreted(RESIZE_INTERPRETED)) <= 1
+
+
+def test_resize_says_why_its_kernels_cannot_run_and_uses_the_matrix_form():
+    from cnnbench import resample
+    reason = resample.kernels_unavailable(torch.device("cpu"))     # not interpreted here
+    assert ("cpu" in reason) if resample.triton is not None else reason == "triton is not installed"
+    assert resample.resize_form("cpu") == "matrix form"
+    images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8), torch.randint(0, 256, (3, 60, 30), dtype=torch.uint8)]
+    assert resample.resize_crop_batch(images, resample.Preprocess()).shape == (2, 3, 224, 224)
