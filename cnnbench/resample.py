@@ -23,6 +23,7 @@ import math
 
 import torch
 
+from .device import is_out_of_memory
 from .preprocess import Preprocess, crop_box
 
 try:
@@ -126,9 +127,9 @@ def _try_kernels(device: torch.device) -> str:
     prep = Preprocess(resize_size=32, crop_size=28)
     try:
         crops = resize_crop_kernels([image], prep)
-    except torch.OutOfMemoryError:
-        raise
     except Exception as error:     # Triton fails in many ways where it cannot compile or launch
+        if is_out_of_memory(error):
+            raise
         return f"the resize kernels do not run on {device} ({(str(error) or type(error).__name__).splitlines()[0]})"
     if (crops.int() - resize_crop_matmul([image], prep).int()).abs().max().item() > 1:
         return f"the resize kernels disagree with the matrix form on {device}"
