@@ -8,7 +8,7 @@ process as uint8 crops on the device (CUDA IPC). Workers that use CUDA can't be 
 CUDA process: data.make_loader starts them from a fork server. On an H200, decoding in the main
 process instead (CPU-only workers, two prefetch threads) started in 1.3-3.5 s rather than 11-20 s
 but ran 2.5-3.2 times slower end to end: its Python work per image shares one GIL. With the resize
-kernels, GPU decoders in threads of one process still took varied files at 7.2-7.4k images/s
+kernels, GPU decoders in threads of one process still took varied files at 7.2-7.8k images/s
 without the model, against 11.7k end to end for 8 workers (docs/results-h200.md).
 
 Two GPU decoders:
