@@ -140,7 +140,8 @@ class DecodeOnDevice:
         return self._decoder
 
     def warm_up(self) -> None:
-        """CUDA context, decoder and the resize's first matrix product, before the first batch."""
+        """CUDA context, decoder and the resize (its kernels' one trial, resample.kernels_unavailable),
+        before the first batch."""
         resize_crop_batch(self.decoder.decode([_sample_jpeg()]), self.prep)
 
     def __call__(self, samples) -> WorkerBatch:

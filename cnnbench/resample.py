@@ -137,9 +137,7 @@ def _try_kernels(device: torch.device) -> str:
 
 
 def resize_form(device: torch.device) -> str:
-    """How resize_crop_batch resizes images on `device`, for the record."""
-    if torch.device(device).type != "cuda":
-        return "matrix form"
+    """How resize_crop_batch resizes CUDA images on `device`, for the record."""
     reason = kernels_unavailable(device)
     return f"matrix form ({reason})" if reason else "kernels"
 

@@ -90,6 +90,6 @@ def test_resize_says_why_its_kernels_cannot_run_and_uses_the_matrix_form():
     from cnnbench import resample
     reason = resample.kernels_unavailable(torch.device("cpu"))     # not interpreted here
     assert ("cpu" in reason) if resample.triton is not None else reason == "triton is not installed"
-    assert resample.resize_form("cpu") == "matrix form"
+    assert resample.resize_form("cpu") == f"matrix form ({reason})"
     images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8), torch.randint(0, 256, (3, 60, 30), dtype=torch.uint8)]
     assert resample.resize_crop_batch(images, resample.Preprocess()).shape == (2, 3, 224, 224)
