@@ -12,6 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
+if __name__ == "__main__":   # first, so that the GPU decode workers' imports overlap the ones below
+    from cnnbench.worker_server import start_worker_server_early
+    start_worker_server_early()
+
 from cnnbench import distributed  # noqa: E402
 from cnnbench.benchmark import run_benchmark  # noqa: E402
 from cnnbench.benchmark_report import write_benchmark_files  # noqa: E402

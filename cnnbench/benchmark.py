@@ -17,7 +17,7 @@ from tqdm import tqdm
 from . import distributed, metrics
 from .batches import DeviceFeeder, undecodable
 from .data import (DataChoice, LoaderStart, choose_indices, default_workers, images_at, make_loader, open_dataset,
-                   start_worker_server, synthetic_batch)
+                   synthetic_batch)
 from .device import empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory, synchronize
 from .errors import UserError
 from .fidelity import decode_fidelity
@@ -30,6 +30,7 @@ from .preprocess import CODEC_LIBRARY, Preprocess
 from .record import add_accuracy_deltas, benchmark_record, provenance
 from .resample import resize_form
 from .timing import RegionTimer, clock_name
+from .worker_server import start_worker_server
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -267,7 +268,8 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
     context = context or distributed.DistContext()
     if not data.synthetic and device.type == "cuda" and decode not in ("pil", "cpu") and workers != 0:
         # a GPU decode path is likely: the workers' fork server imports for seconds while the model
-        # loads and the decoder is chosen (idle, if no GPU decoder runs here after all)
+        # loads and the decoder is chosen (idle, if no GPU decoder runs here after all); the
+        # benchmark script starts it before its own imports, and then this finds it running
         start_worker_server()
     loaded = load_model(model, weights, seed, allow_random_fallback=data.synthetic)
     if loaded.notice:

@@ -1,6 +1,5 @@
 """ImageNet validation data: wnid-labelled folders, seeded subsets, loaders, synthetic input."""
 
-import multiprocessing
 import os
 import threading
 import time
@@ -17,11 +16,12 @@ from .errors import DEFAULT_DATA_PATH, UserError
 from .gpu_decode import GPU_DECODERS, DecodeOnDevice
 from .jpeg_info import jpeg_info
 from .preprocess import Preprocess, crop_on_cpu
+from .worker_server import cuda_capable_workers
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
 IMAGE_EXTENSIONS = datasets.folder.IMG_EXTENSIONS
-# pil: the original pipeline; cpu: libjpeg-turbo in the workers; gpu: the best GPU decoder here
-# (nvimgcodec where installed, else nvjpeg); nvimgcodec and nvjpeg name one
+# pil: the original pipeline; cpu: libjpeg-turbo in the workers; gpu: the first GPU decoder that
+# runs here (nvjpeg, else nvimgcodec); nvjpeg and nvimgcodec name one
 DECODERS = ("pil", "cpu", "gpu") + GPU_DECODERS
 GPU_SHARE = 1.0   # of each batch decoded on the GPU; the loader workers decode the rest with libjpeg-turbo
 
@@ -226,27 +226,6 @@ class WarmUpFirst:
         return len(self._current())
 
 
-def _cuda_capable_workers():
-    """Worker processes that may use CUDA: a forked copy of a CUDA-initialised process cannot.
-
-    A fork server imports torch and this package once and forks the workers from there; spawn,
-    where forkserver is missing, starts a fresh interpreter per worker.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "cnnbench.data"])
-    return context
-
-
-def start_worker_server() -> None:
-    """Start the gpu paths' fork server now, so that its imports (8-11 s on an H200 machine) run
-    while the main process loads the model; the loader's workers then fork from it at once."""
-    if _cuda_capable_workers().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-        forkserver.ensure_running()
-
-
 class LoaderStart:
     """The loader's warm-up pass (WarmUpFirst) in a background thread, overlapping the model's warm-up.
 
@@ -286,7 +265,7 @@ def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.d
     collate = StartupClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_samples)
     return DataLoader(dataset, batch_sampler=WarmUpFirst(list(indices), batch_size, workers), num_workers=workers,
                       pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
-                      multiprocessing_context=_cuda_capable_workers() if on_device and workers > 0 else None,
+                      multiprocessing_context=cuda_capable_workers() if on_device and workers > 0 else None,
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
                       worker_init_fn=collate.worker_init)
 

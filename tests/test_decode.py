@@ -113,6 +113,14 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     assert raw["startup_s"] > 0
 
 
+def test_the_worker_server_starts_before_torch_is_imported():
+    """The benchmark script starts the gpu paths' fork server before its own imports, so the
+    server's imports overlap them; that holds only while starting it imports nothing heavy."""
+    code = ("import sys; from cnnbench.worker_server import start_worker_server; start_worker_server(); "
+            "heavy = sorted({'torch', 'numpy', 'torchvision'} & set(sys.modules)); assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
 def test_gpu_split_batches_keep_their_order(jpegs):
     """The gpu path's worker side, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
