@@ -67,8 +67,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                           f"eager elsewhere)")
     run.add_argument("--decode", choices=DECODERS, default=None,
                      help="JPEG decoding: pil (the original pipeline), cpu (libjpeg-turbo in the workers), "
-                          "gpu (in each worker on the GPU: nvimgcodec where installed, else nvjpeg), or one "
-                          "of nvimgcodec, nvjpeg by name (default: gpu where available, else cpu)")
+                          "gpu (in each worker on the GPU: nvjpeg, else nvimgcodec), or one of nvjpeg, "
+                          "nvimgcodec by name; nvimgcodec's inputs are closest to PIL's (default: gpu where "
+                          "available, else cpu)")
     run.add_argument("--gpu-decode-share", type=fraction, default=None,
                      help=f"with a gpu decoder, the share of images it decodes; the workers decode the "
                           f"rest with libjpeg-turbo (default: {GPU_SHARE})")

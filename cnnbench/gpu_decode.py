@@ -11,11 +11,13 @@ but ran 2.5-3.2 times slower end to end: its Python work per image shares one GI
 kernels, GPU decoders in threads of one process still took varied files at 7.2-7.8k images/s
 without the model, against 11.7k end to end for 8 workers (docs/results-h200.md).
 
-Two GPU decoders:
-- nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
-  H100, H200 ...) share the batch with its CUDA decoder.
+Two GPU decoders, in the order "gpu" tries them:
 - nvjpeg: torchvision's (or TorchCodec's) batched nvJPEG on the GPU's SMs. It serializes calls
   within a process and spends 50-80 us of host CPU per image, so every worker has its own.
+- nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
+  H100, H200 ...) share the batch with its CUDA decoder. Its inputs are within one or two grey
+  levels of PIL's (nvJPEG's about 1.2-2 on average), but on an H200 it ran varied files 25-30%
+  slower and its 8 workers started in 9-10 s against nvJPEG's 4-5 s (docs/results-h200.md).
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +29,7 @@ from .errors import UserError
 from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
 
-GPU_DECODERS = ("nvimgcodec", "nvjpeg")
+GPU_DECODERS = ("nvjpeg", "nvimgcodec")   # the order "gpu" tries them in: the faster first
 CPU_THREADS_PER_WORKER = 2  # decode a batch's CPU files beside its GPU decode
 HARDWARE_LOAD_HINT = 0.6    # share of a batch nvImageCodec gives its hardware engines; the rest its CUDA decoder
 
@@ -104,7 +106,7 @@ def _sample_jpeg() -> torch.Tensor:
 
 
 def best_gpu_decoder(device: torch.device):
-    """nvimgcodec where it is installed and runs, else nvjpeg; None when neither runs here."""
+    """The first of GPU_DECODERS that runs here; None when neither does."""
     for name in GPU_DECODERS:
         try:
             return make_gpu_decoder(name, device).name
