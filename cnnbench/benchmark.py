@@ -121,14 +121,18 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
 
 
 def startup_breakdown(created_at: float, reports: list) -> dict:
-    """Where the loader's start-up went, from each worker's first-batch report (data.StartupClock)."""
+    """Where the loader's start-up went, from each worker's first-batch report (data.StartupClock);
+    on the gpu paths also each step of the workers' initialisation (gpu_decode.DecodeOnDevice.warm_up)."""
     if not reports:
         return {}
-    return {"workers_reporting": len(reports),
-            "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
-            "worker_init_s_max": max(r["worker_init_s"] for r in reports),
-            "first_fetch_s_max": max(r["first_fetch_s"] for r in reports),
-            "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
+    breakdown = {"workers_reporting": len(reports),
+                 "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
+                 "worker_init_s_max": max(r["worker_init_s"] for r in reports),
+                 "first_fetch_s_max": max(r["first_fetch_s"] for r in reports),
+                 "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
+    for step in reports[0]["worker_init_steps"]:
+        breakdown[f"worker_{step}_max"] = max(r["worker_init_steps"][step] for r in reports)
+    return breakdown
 
 
 def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmup: int, seed: int,

@@ -47,8 +47,10 @@ def summary_text(result: dict) -> str:
                      f"the prepare threads waited for the workers {_pct(m['loader_wait_fraction'])} of the time")
         startup = m.get("startup_breakdown") or {}
         if startup:
+            steps = (f" (context {startup['worker_context_s_max']:.2f}, decoder {startup['worker_decoder_s_max']:.2f}, "
+                     f"resize {startup['worker_resize_s_max']:.2f})" if "worker_context_s_max" in startup else "")
             lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; worker init (CUDA, "
-                         f"decoder) up to {startup['worker_init_s_max']:.2f} s; first batch read in up to "
+                         f"decoder) up to {startup['worker_init_s_max']:.2f} s{steps}; first batch read in up to "
                          f"{startup['first_fetch_s_max']:.2f} s, decoded in up to {startup['first_collate_s_max']:.2f} s")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "

@@ -275,19 +275,20 @@ class StartupClock:
 
     worker_init runs first in each worker: one intra-op thread (a worker decodes one image at a
     time; more would oversubscribe the cores), then the collate's own warm_up (a GPU decoder's
-    CUDA context, decoder and cuBLAS handle), timed apart from the first batch.
+    CUDA context, decoder and resize), timed apart from the first batch and step by step.
     """
 
     def __init__(self, collate):
         self.collate = collate
         self._started_at = self._init_s = None
+        self._init_steps = {}
 
     def worker_init(self, _worker_id: int) -> None:
         self._started_at = time.time()
         torch.set_num_threads(1)
         warm_up = getattr(self.collate, "warm_up", None)
         if warm_up is not None:
-            warm_up()
+            self._init_steps = warm_up()
         self._init_s = time.time() - self._started_at
 
     def __call__(self, samples):
@@ -295,6 +296,7 @@ class StartupClock:
         batch = self.collate(samples)
         if self._started_at is not None:    # the first batch in this worker
             batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
+                             "worker_init_steps": self._init_steps,
                              "first_fetch_s": started - self._started_at - self._init_s,
                              "first_collate_s": time.time() - started}
             self._started_at = None

@@ -20,11 +20,13 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 9-10 s against nvJPEG's 4-5 s (docs/results-h200.md).
 """
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
 from .batches import BadImage, WorkerBatch, collate_samples
+from .device import synchronize
 from .errors import UserError
 from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
@@ -141,10 +143,20 @@ class DecodeOnDevice:
             self._decoder = make_gpu_decoder(self.decoder_name, self.device)
         return self._decoder
 
-    def warm_up(self) -> None:
-        """CUDA context, decoder and the resize (its kernels' one trial, resample.kernels_unavailable),
-        before the first batch."""
-        resize_crop_batch(self.decoder.decode([_sample_jpeg()]), self.prep)
+    def warm_up(self) -> dict:
+        """The device's context, the decoder and the resize (its kernels' one trial,
+        resample.kernels_unavailable), before the first batch: seconds each took."""
+        started = time.perf_counter()
+        torch.zeros(1, device=self.device)
+        synchronize(self.device)
+        context = time.perf_counter()
+        images = self.decoder.decode([_sample_jpeg()])
+        synchronize(self.device)
+        decoder = time.perf_counter()
+        resize_crop_batch(images, self.prep)
+        synchronize(self.device)
+        return {"context_s": context - started, "decoder_s": decoder - context,
+                "resize_s": time.perf_counter() - decoder}
 
     def __call__(self, samples) -> WorkerBatch:
         batch = collate_samples(samples)

@@ -179,7 +179,10 @@ def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, na
     feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(transforms), normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 32, 2, 1, feeder, progress=False)
     assert raw["batch_images"] == [32, 32, 32, 4]      # the last, partial batch too
-    assert raw["cpu_fallback_images"] >= 1 and raw["startup_breakdown"]["workers_reporting"] == 2
+    startup = raw["startup_breakdown"]
+    assert raw["cpu_fallback_images"] >= 1 and startup["workers_reporting"] == 2
+    steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]
+    assert min(steps) > 0 and max(steps) <= startup["worker_init_s_max"]     # each timed, on the device
 
 
 def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):

@@ -111,6 +111,9 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     agreement = prediction_agreement(pil, gpu_path)
     assert agreement["images"] == 40 and agreement["top1_agreement"] >= CPU_PATH_AGREEMENT
     assert raw["startup_s"] > 0
+    startup = raw["startup_breakdown"]     # each worker's initialisation, step by step
+    steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]
+    assert startup["workers_reporting"] == 2 and 0 <= min(steps) and max(steps) <= startup["worker_init_s_max"]
 
 
 def test_the_worker_server_starts_before_torch_is_imported():
