@@ -17,7 +17,7 @@ Two GPU decoders, in the order "gpu" tries them:
 - nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
   H100, H200 ...) share the batch with its CUDA decoder. Its inputs are within one or two grey
   levels of PIL's (nvJPEG's about 1.2-2 on average), but on an H200 it ran varied files 25-30%
-  slower and its 8 workers started in 9-10 s against nvJPEG's 4-5 s (docs/results-h200.md).
+  slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
 import time
