@@ -1,5 +1,6 @@
 """What a loader worker hands the main process for one batch, and how it becomes model input."""
 
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -56,12 +57,25 @@ class WorkerBatch:
     cpu_files: list = field(default_factory=list)         # CpuFile entries: the gpu paths' files for the CPU
     bad: list = field(default_factory=list)               # BadImage entries
     cpu_fallback: int = 0     # files no GPU decoder takes (CMYK, progressive ...), decoded on the CPU instead
-    startup: dict = None      # on a worker's first batch: where its start-up went (data.StartupClock)
+    startup: dict = None      # on a worker's first batch: where its start-up went (data.WorkerClock)
+    stage_s: dict = None      # seconds the worker spent on this batch, by stage (data.WorkerClock)
 
     def pin_memory(self):
         if self.crops is not None and self.crops.device.type == "cpu":
             self.crops = self.crops.pin_memory()
         return self
+
+
+class Laps:
+    """Seconds between marks, by stage: where a worker's time on one batch went."""
+
+    def __init__(self):
+        self.seconds, self._last = {}, time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 @dataclass

@@ -73,7 +73,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     reports, startup_s, startup_wait_s = loader_start.wait()
     timer = RegionTimer(device)
     hits, batch_images, waits_s, prepare_times, bad_images, kept_logits = [], [], [], [], [], []
-    cpu_fallback = 0
+    cpu_fallback, stage_s = 0, {}
     distributed.barrier(context, device)
     started = time.perf_counter()
     batches = iter(Prefetcher(loader, feeder))
@@ -86,6 +86,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
                 waits_s.append(time.perf_counter() - wait_start)
                 prepare_times.append(times)
                 cpu_fallback += worker_batch.cpu_fallback
+                for stage, seconds in (worker_batch.stage_s or {}).items():
+                    stage_s[stage] = stage_s.get(stage, 0.0) + seconds
                 bad = worker_batch.bad
                 if bad:
                     if not skip_bad_images:
@@ -116,6 +118,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             "prefetch_threads": PREFETCH_THREADS,
             "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s, "startup_wait_s": startup_wait_s,
             "startup_breakdown": startup_breakdown(loader_start.created_at, reports),
+            "worker_stage_s": stage_s, "workers": workers, "batches": len(waits_s),
             "wall_s": ended - started, "window_s": window_s,
             "bad_images": bad_images, "cpu_fallback_images": cpu_fallback, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
 
@@ -230,6 +233,11 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "peak_memory_mib": raw.get("peak_memory_mib"),
         "skipped_bad_images": len(raw.get("bad_images", [])),
         "cpu_fallback_images": raw.get("cpu_fallback_images") if measured_accuracy else None,
+        "worker_stage_ms_per_batch": (metrics.per_batch_ms(raw["worker_stage_s"], raw["batches"])
+                                      if measured_accuracy else None),
+        "loader_capacity_images_per_second": (metrics.loader_capacity(raw["workers"], images,
+                                                                      sum(raw["worker_stage_s"].values()))
+                                              if measured_accuracy and raw["workers"] else None),
     }
     cell.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
     return cell

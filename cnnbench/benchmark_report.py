@@ -52,6 +52,12 @@ def summary_text(result: dict) -> str:
             lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; worker init (CUDA, "
                          f"decoder) up to {startup['worker_init_s_max']:.2f} s{steps}; first batch read in up to "
                          f"{startup['first_fetch_s_max']:.2f} s, decoded in up to {startup['first_collate_s_max']:.2f} s")
+        stages = m.get("worker_stage_ms_per_batch") or {}
+        if stages and m.get("loader_capacity_images_per_second"):
+            lines.append(f"Loader workers' time per batch: {sum(stages.values()):.1f} ms ("
+                         + ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages.items())
+                         + f"); {m['data_info']['workers']} workers at that pace deliver at most "
+                         f"{_num(m['loader_capacity_images_per_second'])} images/second")
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "

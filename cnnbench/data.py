@@ -106,6 +106,13 @@ class ImageNetFolder(datasets.ImageFolder):
                             f"(like n01440764) nor a class index 0..999")
         return classes, {name: class_index(name) for name in classes}
 
+    def __getitems__(self, indices) -> "FetchedSamples":
+        """One batch's samples, as a loader worker fetches them, with the seconds that took."""
+        started = time.perf_counter()
+        samples = FetchedSamples(self[index] for index in indices)
+        samples.fetch_s = time.perf_counter() - started
+        return samples
+
     def __getitem__(self, index):
         path, target = self.samples[index]
         if self.decode == "pil":
@@ -123,6 +130,10 @@ class ImageNetFolder(datasets.ImageFolder):
             return ("encoded" if decoded_on_gpu(index, self.gpu_share) else "cpu-share"), (path, data), target
         except (OSError, RuntimeError) as error:
             return "bad", BadImage.from_error(path, error), target
+
+
+class FetchedSamples(list):
+    fetch_s = 0.0     # reading the files (and on the gpu paths their headers)
 
 
 def _holds_class_folders(path: Path) -> bool:
@@ -229,7 +240,7 @@ class WarmUpFirst:
 class LoaderStart:
     """The loader's warm-up pass (WarmUpFirst) in a background thread, overlapping the model's warm-up.
 
-    wait() gives the workers' start-up reports (StartupClock), the loader's start-up in seconds
+    wait() gives the workers' start-up reports (WorkerClock), the loader's start-up in seconds
     (from here to its last warm-up batch) and how much of it the caller waited for.
     """
 
@@ -262,7 +273,7 @@ def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.d
     paths each worker decodes on `device` (gpu_decode.DecodeOnDevice).
     """
     on_device = getattr(dataset, "decode", None) in GPU_DECODERS
-    collate = StartupClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_samples)
+    collate = WorkerClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_samples)
     return DataLoader(dataset, batch_sampler=WarmUpFirst(list(indices), batch_size, workers), num_workers=workers,
                       pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
                       multiprocessing_context=cuda_capable_workers() if on_device and workers > 0 else None,
@@ -270,8 +281,10 @@ def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.d
                       worker_init_fn=collate.worker_init)
 
 
-class StartupClock:
-    """A collate function that also reports, on each worker's first batch, where its start-up went.
+class WorkerClock:
+    """A collate function that also reports where a worker's time goes: on each batch its stages
+    (WorkerBatch.stage_s: the fetch, then the collate's own laps or its whole time), and on the
+    worker's first batch where its start-up went.
 
     worker_init runs first in each worker: one intra-op thread (a worker decodes one image at a
     time; more would oversubscribe the cores), then the collate's own warm_up (a GPU decoder's
@@ -294,11 +307,13 @@ class StartupClock:
     def __call__(self, samples):
         started = time.time()
         batch = self.collate(samples)
+        collate_s = time.time() - started
+        batch.stage_s = {"fetch": getattr(samples, "fetch_s", 0.0), **(batch.stage_s or {"collate": collate_s})}
         if self._started_at is not None:    # the first batch in this worker
             batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
                              "worker_init_steps": self._init_steps,
                              "first_fetch_s": started - self._started_at - self._init_s,
-                             "first_collate_s": time.time() - started}
+                             "first_collate_s": collate_s}
             self._started_at = None
         return batch
 

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
-from .batches import BadImage, WorkerBatch, collate_samples
+from .batches import BadImage, Laps, WorkerBatch, collate_samples
 from .device import synchronize
 from .errors import UserError
 from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
@@ -159,11 +159,13 @@ class DecodeOnDevice:
                 "resize_s": time.perf_counter() - decoder}
 
     def __call__(self, samples) -> WorkerBatch:
+        laps = Laps()
         batch = collate_samples(samples)
         # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
         on_cpu = [(file.slot, file.path, file.fallback,
                    self._crop_on_cpu(torch.frombuffer(bytearray(file.data), dtype=torch.uint8)))
                   for file in batch.cpu_files]
+        laps("collate")
         parts, slots = [], []
         if batch.crops is not None:
             parts.append(batch.crops.to(self.device, non_blocking=True))
@@ -171,11 +173,14 @@ class DecodeOnDevice:
         if batch.encoded is not None:
             encoded = batch.encoded.pin_memory() if self.device.type == "cuda" else batch.encoded
             files = list(torch.split(encoded, batch.encoded_sizes))
+            laps("pin")
             images = self.decoder.decode(files)
+            laps("decode")
             decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
             if decoded:
                 parts.append(resize_crop_batch([image for _, image in decoded], self.prep))
                 slots += [slot for slot, _ in decoded]
+            laps("resize")
             # refused after all: damaged, or a kind its header did not betray
             on_cpu += [(slot, path, True, self._crop_on_cpu(data.clone()))
                        for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images)
@@ -189,6 +194,7 @@ class DecodeOnDevice:
                 continue
             slots.append(slot)
             batch.cpu_fallback += fallback
+        laps("cpu_wait")
         if cpu_crops:
             parts.append(torch.stack(cpu_crops).to(self.device, non_blocking=True))
         batch.encoded, batch.encoded_sizes, batch.encoded_slots, batch.encoded_paths = None, [], [], []
@@ -199,8 +205,11 @@ class DecodeOnDevice:
             if order != list(range(len(slots))):
                 crops = crops[torch.tensor(order).to(self.device, non_blocking=True)]
             batch.crops, batch.crop_slots = crops, [slots[i] for i in order]
+        laps("assemble")
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
+        laps("device_wait")
+        batch.stage_s = laps.seconds
         return batch
 
     def _crop_on_cpu(self, encoded: torch.Tensor) -> Future:

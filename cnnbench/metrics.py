@@ -23,6 +23,17 @@ def share(part: float, whole: float):
     return part / whole if whole else None
 
 
+def per_batch_ms(seconds_by_stage: dict, batches: int) -> dict:
+    """Each stage's summed seconds x 1000 / batches: milliseconds per batch, by stage; {} without batches."""
+    return {stage: 1e3 * seconds / batches for stage, seconds in seconds_by_stage.items()} if batches else {}
+
+
+def loader_capacity(workers: int, images: int, worker_busy_s: float):
+    """workers x images / the workers' summed busy seconds, in images/s: the most the loader's
+    workers could deliver at their measured pace per batch; None when they were not timed."""
+    return workers * images / worker_busy_s if worker_busy_s else None
+
+
 def percentile(sorted_values: list, q: float) -> float:
     """Linear-interpolated q-th percentile (numpy's default) of already sorted values."""
     if not sorted_values:

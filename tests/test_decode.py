@@ -9,7 +9,7 @@ import torch
 from torchvision.models import AlexNet_Weights, alexnet
 
 import alexnet_benchmark
-from cnnbench.benchmark import evaluate
+from cnnbench.benchmark import cell_metrics, evaluate
 from cnnbench.errors import REPO_ROOT
 from cnnbench.data import open_dataset
 from cnnbench.gpu_decode import DecodeOnDevice
@@ -114,6 +114,11 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     startup = raw["startup_breakdown"]     # each worker's initialisation, step by step
     steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]
     assert startup["workers_reporting"] == 2 and 0 <= min(steps) and max(steps) <= startup["worker_init_s_max"]
+    cell = cell_metrics(raw, measured_accuracy=True)     # where the workers' time went, batch by batch
+    stages = cell["worker_stage_ms_per_batch"]
+    assert {"fetch", "collate", "decode", "resize", "device_wait"} <= set(stages) and min(stages.values()) >= 0
+    # two workers busy at most the whole window: they could deliver no less than was delivered
+    assert cell["loader_capacity_images_per_second"] >= cell["end_to_end_images_per_second"]
 
 
 def test_the_worker_server_starts_before_torch_is_imported():
