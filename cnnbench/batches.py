@@ -50,8 +50,7 @@ class WorkerBatch:
     labels: list = field(default_factory=list)            # of every slot
     crops: torch.Tensor = None
     crop_slots: list = field(default_factory=list)
-    encoded: torch.Tensor = None       # the GPU's files back to back, one buffer for one pinned copy
-    encoded_sizes: list = field(default_factory=list)
+    encoded_files: list = field(default_factory=list)      # the GPU decoder's files (bytes)
     encoded_slots: list = field(default_factory=list)
     encoded_paths: list = field(default_factory=list)
     cpu_files: list = field(default_factory=list)         # CpuFile entries: the gpu paths' files for the CPU
@@ -92,7 +91,7 @@ def collate_samples(samples) -> WorkerBatch:
     GPU decoder), "cpu-share" or "fallback" (payload: (path, bytes), for the worker's CPU; fallback:
     no GPU decoder takes the file) or "bad" (payload: BadImage)."""
     batch = WorkerBatch()
-    crops, files = [], []
+    crops = []
     for slot, (kind, payload, label) in enumerate(samples):
         batch.labels.append(label)
         if kind == "crop":
@@ -102,16 +101,13 @@ def collate_samples(samples) -> WorkerBatch:
             batch.cpu_files.append(CpuFile(slot, *payload, fallback=kind == "fallback"))
         elif kind == "encoded":
             path, data = payload
-            files.append(data)
-            batch.encoded_sizes.append(len(data))
+            batch.encoded_files.append(data)
             batch.encoded_slots.append(slot)
             batch.encoded_paths.append(path)
         else:
             batch.bad.append(payload)
     if crops:
         batch.crops = torch.stack(crops)
-    if files:
-        batch.encoded = torch.frombuffer(bytearray().join(files), dtype=torch.uint8)
     return batch
 
 

@@ -20,6 +20,7 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
+import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -129,7 +130,7 @@ class DecodeOnDevice:
 
     def __init__(self, device, prep: Preprocess, decoder: str):
         self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
-        self._decoder = self._cpu_threads = None      # made in the worker: neither crosses processes
+        self._decoder = self._cpu_threads = self._staging = None   # made in the worker: none crosses processes
 
     @property
     def cpu_threads(self) -> ThreadPoolExecutor:
@@ -170,10 +171,9 @@ class DecodeOnDevice:
         if batch.crops is not None:
             parts.append(batch.crops.to(self.device, non_blocking=True))
             slots += batch.crop_slots
-        if batch.encoded is not None:
-            encoded = batch.encoded.pin_memory() if self.device.type == "cuda" else batch.encoded
-            files = list(torch.split(encoded, batch.encoded_sizes))
-            laps("pin")
+        if batch.encoded_files:
+            files = self._staged(batch.encoded_files)
+            laps("stage")
             images = self.decoder.decode(files)
             laps("decode")
             decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
@@ -197,7 +197,7 @@ class DecodeOnDevice:
         laps("cpu_wait")
         if cpu_crops:
             parts.append(torch.stack(cpu_crops).to(self.device, non_blocking=True))
-        batch.encoded, batch.encoded_sizes, batch.encoded_slots, batch.encoded_paths = None, [], [], []
+        batch.encoded_files, batch.encoded_slots, batch.encoded_paths = [], [], []
         batch.cpu_files = []
         if parts:
             crops = torch.cat(parts) if len(parts) > 1 else parts[0]
@@ -211,6 +211,17 @@ class DecodeOnDevice:
         laps("device_wait")
         batch.stage_s = laps.seconds
         return batch
+
+    def _staged(self, files: list) -> list:
+        """The files as uint8 views of one buffer the worker reuses, pinned on CUDA: one copy of
+        each file's bytes and no allocation per batch (the batch is complete before the next)."""
+        offsets = list(itertools.accumulate(map(len, files), initial=0))
+        if self._staging is None or self._staging.numel() < offsets[-1]:
+            self._staging = torch.empty(offsets[-1] * 5 // 4, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        view = memoryview(self._staging.numpy())
+        for data, start, end in zip(files, offsets, offsets[1:]):
+            view[start:end] = data
+        return list(torch.split(self._staging[:offsets[-1]], [len(data) for data in files]))
 
     def _crop_on_cpu(self, encoded: torch.Tensor) -> Future:
         """A future crop of one file's encoded bytes (uint8), from the worker's CPU threads."""
