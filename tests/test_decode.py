@@ -159,3 +159,14 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     assert sorted(Path(b.path).name for b in batch.bad) == ["broken.JPEG", "empty.JPEG"]
     assert images.shape == (3, 3, 224, 224)
     assert labels.tolist() == [dataset.samples[0][1]] * 3
+
+
+def test_a_workers_staged_files_read_back_exactly_as_its_buffer_grows_and_is_reused():
+    """A gpu-path worker copies each batch's files into one buffer it keeps: a larger batch grows
+    it, a smaller one reuses it, and every file's view holds that file's bytes and nothing else."""
+    stage = DecodeOnDevice("cpu", Preprocess(), "nvjpeg")._staged
+    generator = torch.Generator().manual_seed(0)
+    for sizes in ([5, 300, 17], [4000, 1, 90, 2], [3, 3], [6000, 6000]):
+        files = [bytes(torch.randint(0, 256, (size,), generator=generator, dtype=torch.uint8).tolist())
+                 for size in sizes]
+        assert [bytes(view.tolist()) for view in stage(files)] == files
