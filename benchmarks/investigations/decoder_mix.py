@@ -13,7 +13,9 @@ Usage: decoder_mix.py DATA_DIR (holding same/ and varied/) --mixes "tv*8" "tv*8+
 
 import argparse
 import multiprocessing
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,9 +49,8 @@ def make_decode(kind: str):
 def run_one(kind: str, index: int, folder: str, files: int, ready, stop, results) -> None:
     try:
         decode_until_stopped(kind, index, folder, files, ready, stop, results)
-    except Exception:
-        ready.abort()     # the others, and the parent, stop waiting
-        raise
+    finally:
+        ready.abort()     # one that failed to start frees the others and the parent; after the start a no-op
 
 
 def decode_until_stopped(kind: str, index: int, folder: str, files: int, ready, stop, results) -> None:
@@ -72,10 +73,15 @@ def decode_until_stopped(kind: str, index: int, folder: str, files: int, ready, 
     results.put((kind, images, time.perf_counter() - started))
 
 
-def run_mix(mix: str, folder: Path, files: int, seconds: float) -> dict:
+def kinds_of(mix: str) -> list:
+    """"tv*8+cpu*2" -> eight "tv" and two "cpu"; ValueError for anything else."""
     kinds = [kind for part in mix.split("+") for kind in [part.split("*")[0]] * int((part.split("*") + ["1"])[1])]
     if set(kinds) - {"tv", "cpu"}:
         raise ValueError(f"unknown decoder kind in {mix}; kinds: tv, cpu")
+    return kinds
+
+
+def run_mix(kinds: list, folder: Path, files: int, seconds: float) -> dict:
     context = multiprocessing.get_context("spawn")
     ready, stop, results = context.Barrier(len(kinds) + 1), context.Event(), context.Queue()
     processes = [context.Process(target=run_one, args=(kind, i, str(folder), files, ready, stop, results))
@@ -105,17 +111,22 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=2048)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
+    try:
+        mixes = {mix: kinds_of(mix) for mix in args.mixes}
+    except ValueError as error:
+        parser.error(str(error))
+    failed = 0
     for name in args.sets:
-        for mix in args.mixes:
+        for mix, kinds in mixes.items():
             try:
-                rates = run_mix(mix, args.data / name, args.files, args.seconds)
-            except Exception as error:    # one mix that cannot run here does not end the others
-                print(f"{name:<7} {mix:<22} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
-                      flush=True)
+                rates = run_mix(kinds, args.data / name, args.files, args.seconds)
+            except (threading.BrokenBarrierError, queue.Empty):   # a process failed (its traceback is above)
+                print(f"{name:<7} {mix:<22} failed: a decoder process did not start or did not report", flush=True)
+                failed += 1
                 continue
             parts = ", ".join(f"{kind} {rate:,.0f}" for kind, rate in rates.items())
             print(f"{name:<7} {mix:<22} {sum(rates.values()):>8,.0f} images/s ({parts})", flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
