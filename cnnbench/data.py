@@ -3,13 +3,11 @@
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torchvision.io as tvio
-from torch._utils import ExceptionWrapper
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
@@ -275,8 +273,7 @@ def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.d
     paths each worker decodes on `device` (gpu_decode.DecodeOnDevice).
     """
     on_device = getattr(dataset, "decode", None) in GPU_DECODERS
-    collate = (WorkerClock(DecodeOnDevice(device, dataset.prep, dataset.decode), finish_in_thread=True) if on_device
-               else WorkerClock(collate_samples))
+    collate = WorkerClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_samples)
     return DataLoader(dataset, batch_sampler=WarmUpFirst(list(indices), batch_size, workers), num_workers=workers,
                       pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
                       multiprocessing_context=cuda_capable_workers() if on_device and workers > 0 else None,
@@ -292,15 +289,11 @@ class WorkerClock:
     worker_init runs first in each worker: one intra-op thread (a worker decodes one image at a
     time; more would oversubscribe the cores), then the collate's own warm_up (a GPU decoder's
     CUDA context, decoder and resize), timed apart from the first batch and step by step.
-
-    finish_in_thread: in a worker, the collate runs in a thread of its own and the worker's loop
-    goes on to read the next batch's files meanwhile (FinishedLater). A GPU decoder's call
-    releases the GIL and takes most of a batch, so reading no longer waits for it.
     """
 
-    def __init__(self, collate, finish_in_thread: bool = False):
-        self.collate, self.finish_in_thread = collate, finish_in_thread
-        self._started_at = self._init_s = self._finisher = None
+    def __init__(self, collate):
+        self.collate = collate
+        self._started_at = self._init_s = None
         self._init_steps = {}
 
     def worker_init(self, _worker_id: int) -> None:
@@ -309,16 +302,9 @@ class WorkerClock:
         warm_up = getattr(self.collate, "warm_up", None)
         if warm_up is not None:
             self._init_steps = warm_up()
-        if self.finish_in_thread:
-            self._finisher = ThreadPoolExecutor(1, thread_name_prefix="finish-batch")
         self._init_s = time.time() - self._started_at
 
     def __call__(self, samples):
-        if self._finisher is None:
-            return self._timed(samples)
-        return FinishedLater(self._finisher.submit(self._timed, samples))
-
-    def _timed(self, samples):
         started = time.time()
         batch = self.collate(samples)
         collate_s = time.time() - started
@@ -330,30 +316,6 @@ class WorkerClock:
                              "first_collate_s": collate_s}
             self._started_at = None
         return batch
-
-
-class FinishedLater:
-    """A batch a worker's thread is still finishing; it becomes that batch when pickled.
-
-    A DataLoader worker puts its batch on a multiprocessing queue, whose feeder thread pickles it
-    later (Python's documented Queue behaviour): waiting there, in the feeder, lets the worker's
-    loop fetch the next batch at once, and batches still leave in order. A failure travels as
-    DataLoader's own ExceptionWrapper, which the main process raises as it would a worker's.
-    """
-
-    def __init__(self, future):
-        self.future = future
-
-    def __reduce_ex__(self, protocol):
-        try:
-            batch = self.future.result()
-        except Exception:   # handed on to the main process, as DataLoader's worker loop does
-            batch = ExceptionWrapper(where="in a loader worker's batch thread")
-        return _as_is, (batch,)
-
-
-def _as_is(obj):
-    return obj
 
 
 GPU_PATH_WORKERS = 8   # each holds a CUDA context; on an H200 15 gained 2% over 8 and started 7 s slower

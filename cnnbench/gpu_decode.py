@@ -20,7 +20,6 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
-import contextlib
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -161,11 +160,6 @@ class DecodeOnDevice:
                 "resize_s": time.perf_counter() - decoder}
 
     def __call__(self, samples) -> WorkerBatch:
-        # the current device is per thread: this may run in a worker's batch thread (data.WorkerClock)
-        with torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext():
-            return self._decode_batch(samples)
-
-    def _decode_batch(self, samples) -> WorkerBatch:
         laps = Laps()
         batch = collate_samples(samples)
         # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
