@@ -139,23 +139,6 @@ class LinearReLU(nn.Linear):
         return super().extra_repr() + f", relu={self.relu}"
 
 
-class WarmL2Features(nn.Module):
-    """probe"""
-
-    def __init__(self, features: nn.Module, weight: torch.Tensor):
-        super().__init__()
-        self.features, self.weight = features, weight
-        self.register_buffer("sink", torch.zeros(1024, dtype=torch.int32, device=weight.device))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] != 1 or kernels.kernel_unavailable(x):
-            return self.features(x)
-        torch.ops.cnnbench.l2_warm_start(self.weight, self.sink)
-        y = self.features(x)
-        torch.ops.cnnbench.l2_warm_join(self.sink)
-        return y
-
-
 class SkipIdentityAdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
     """AdaptiveAvgPool2d that returns its input unchanged when it is already the output size."""
 
