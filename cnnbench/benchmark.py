@@ -124,7 +124,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
 
 
 def startup_breakdown(created_at: float, reports: list) -> dict:
-    """Where the loader's start-up went, from each worker's first-batch report (data.StartupClock);
+    """Where the loader's start-up went, from each worker's first-batch report (data.WorkerClock);
     on the gpu paths also each step of the workers' initialisation (gpu_decode.DecodeOnDevice.warm_up)."""
     if not reports:
         return {}

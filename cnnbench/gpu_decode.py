@@ -12,8 +12,10 @@ kernels, GPU decoders in threads of one process still took varied files at 7.2-7
 without the model, against 11.7k end to end for 8 workers (docs/results-h200.md).
 
 Two GPU decoders, in the order "gpu" tries them:
-- nvjpeg: torchvision's (or TorchCodec's) batched nvJPEG on the GPU's SMs. It serializes calls
-  within a process and spends 50-80 us of host CPU per image, so every worker has its own.
+- nvjpeg: torchvision's (or TorchCodec's) batched nvJPEG. Where the GPU has hardware JPEG engines
+  (A100, H100, H200 ...) torchvision creates it with nvJPEG's hardware backend, and the call returns
+  once the engines have decoded the batch. It serializes calls within a process and spends 50-80 us
+  of host CPU per image, so every worker has its own.
 - nvimgcodec: NVIDIA's nvImageCodec, an optional dependency; its hardware JPEG engines (A100,
   H100, H200 ...) share the batch with its CUDA decoder. Its inputs are within one or two grey
   levels of PIL's (nvJPEG's about 1.2-2 on average), but on an H200 it ran varied files 25-30%
