@@ -22,7 +22,6 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
-import contextlib
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -148,30 +147,19 @@ class DecodeOnDevice:
         return self._decoder
 
     def warm_up(self) -> dict:
-        """The device's context, then the decoder and the resize (its kernels' one trial,
-        resample.kernels_unavailable) side by side, before the first batch: seconds each took.
-
-        The decoder's start waits mostly on the driver and the resize's on Triton's loading, so
-        a thread each overlaps them instead of adding them up.
-        """
+        """The device's context, the decoder and the resize (its kernels' one trial,
+        resample.kernels_unavailable), before the first batch: seconds each took."""
         started = time.perf_counter()
         torch.zeros(1, device=self.device)
         synchronize(self.device)
         context = time.perf_counter()
-        with ThreadPoolExecutor(1, thread_name_prefix="resize-warm-up") as pool:
-            resize = pool.submit(self._resize_warm_up)
-            self.decoder.decode([_sample_jpeg()])
-            synchronize(self.device)
-            decoder_s = time.perf_counter() - context
-            resize_s = resize.result()
-        return {"context_s": context - started, "decoder_s": decoder_s, "resize_s": resize_s}
-
-    def _resize_warm_up(self) -> float:
-        started = time.perf_counter()
-        with torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext():
-            resize_crop_batch([torch.zeros(3, 8, 8, dtype=torch.uint8, device=self.device)], self.prep)
-            synchronize(self.device)
-        return time.perf_counter() - started
+        images = self.decoder.decode([_sample_jpeg()])
+        synchronize(self.device)
+        decoder = time.perf_counter()
+        resize_crop_batch(images, self.prep)
+        synchronize(self.device)
+        return {"context_s": context - started, "decoder_s": decoder - context,
+                "resize_s": time.perf_counter() - decoder}
 
     def __call__(self, samples) -> WorkerBatch:
         laps = Laps()

@@ -64,7 +64,7 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
     if isinstance(module, nn.modules.conv._ConvNd):
         macs = n_out * module.weight[0].numel()   # each output: (Cin / groups) * kh * kw multiply-adds
         bias_adds = n_out if module.bias is not None else 0
-        elementwise_flop = n_out if isinstance(module, ConvReLU) and module.relu else 0
+        elementwise_flop = n_out if isinstance(module, ConvReLU) else 0
     elif isinstance(module, SpaceToDepthConv2d):
         in_channels = module.weight.shape[1] // module.stride ** 2
         macs = n_out * in_channels * module.kernel_size[0] * module.kernel_size[1]

@@ -107,33 +107,20 @@ class BiasReLU(nn.Module):
 
 
 class ConvReLU(nn.Conv2d):
-    """conv(x) + bias, with the ReLU after it (or none): one image in fp16/bf16 on CUDA through
-    kernels.conv_row (split-K), a batch through cuDNN's fused convolution, bias and ReLU kernel,
-    else the library's steps."""
+    """relu(conv(x) + bias): cuDNN's fused kernel for fp16/bf16 CUDA input, else the two steps."""
 
     @classmethod
-    def fused(cls, conv: nn.Conv2d, relu: bool) -> "ConvReLU":
+    def fused(cls, conv: nn.Conv2d) -> "ConvReLU":
         new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                   conv.groups, conv.bias is not None, device="meta")
-        new.weight, new.bias, new.relu = conv.weight, conv.bias, relu
-        # conv_row's per-tile counters: int32, so casting the model leaves them as they are
-        new.register_buffer("tile_counters", torch.zeros(kernels.COUNTERS, dtype=torch.int32,
-                                                         device=conv.weight.device), persistent=False)
+        new.weight, new.bias = conv.weight, conv.bias
         return new
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = kernels.conv(x, self.weight, self.bias, self.tile_counters, self.padding, self.stride, self.dilation,
-                         self.groups, self.relu)
-        if y is not None:
-            return y
-        if self.relu and _CUDNN and x.is_cuda and x.dtype in kernels.HALF and self.bias is not None:
+        if _CUDNN and x.is_cuda and x.dtype in (torch.float16, torch.bfloat16) and self.bias is not None:
             return torch.cudnn_convolution_relu(x, self.weight, self.bias, self.stride, self.padding,
                                                 self.dilation, self.groups)
-        y = super().forward(x)
-        return F.relu(y) if self.relu else y
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", relu={self.relu}"
+        return F.relu(super().forward(x))
 
 
 class LinearReLU(nn.Linear):
@@ -194,16 +181,16 @@ def _pool_first(sequential: nn.Sequential) -> int:
 
 def _fuse_relu(sequential: nn.Sequential) -> int:
     """A Conv2d or Linear followed by a ReLU becomes one ConvReLU or LinearReLU; the ReLU's slot
-    becomes an Identity, so names still line up. A Conv2d no ReLU follows becomes a ConvReLU
-    without one (for its batch-1 kernel)."""
+    becomes an Identity, so names still line up."""
     modules, names = sequential._modules, list(sequential._modules)
     fused = 0
     for index, name in enumerate(names):
         layer = modules[name]
         follower = modules[names[index + 1]] if index + 1 < len(names) else None
         relu_follows = type(follower) is nn.ReLU
-        if type(layer) is nn.Conv2d and layer.padding_mode == "zeros" and isinstance(layer.padding, tuple):
-            modules[name] = ConvReLU.fused(layer, relu=relu_follows)
+        if type(layer) is nn.Conv2d and relu_follows and layer.padding_mode == "zeros" \
+                and isinstance(layer.padding, tuple):
+            modules[name] = ConvReLU.fused(layer)
         elif type(layer) is nn.Linear and relu_follows:
             modules[name] = LinearReLU.fused(layer, relu=True)
         else:

@@ -58,7 +58,7 @@ class PaddedSpaceToDepthConv1(nn.Module):
 
 def unfused(model):
     for index, layer in enumerate(model.features):
-        if isinstance(layer, ConvReLU) and layer.relu:
+        if isinstance(layer, ConvReLU):
             plain = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
                               device="meta")
             plain.weight, plain.bias = layer.weight, layer.bias
