@@ -240,23 +240,20 @@ class WarmUpFirst:
 class LoaderStart:
     """The loader's warm-up pass (WarmUpFirst) in a background thread, overlapping the model's warm-up.
 
-    The workers start here, in the caller's thread, before the model's warm-up begins: started from
-    the background thread beside it, each start waited for the GIL at every step. wait() gives the
-    workers' start-up reports (WorkerClock), the loader's start-up in seconds (from here to its last
-    warm-up batch) and how much of it the caller waited for.
+    wait() gives the workers' start-up reports (WorkerClock), the loader's start-up in seconds
+    (from here to its last warm-up batch) and how much of it the caller waited for.
     """
 
     def __init__(self, loader: DataLoader):
         self._reports, self._error = [], None
         self._started = time.perf_counter()
         self.created_at = time.time()
-        batches = iter(loader)
-        self._thread = threading.Thread(target=self._warm_up, args=(batches,), name="loader-start", daemon=True)
+        self._thread = threading.Thread(target=self._warm_up, args=(loader,), name="loader-start", daemon=True)
         self._thread.start()
 
-    def _warm_up(self, batches) -> None:
+    def _warm_up(self, loader) -> None:
         try:
-            self._reports = [batch.startup for batch in batches if batch.startup]
+            self._reports = [batch.startup for batch in loader if batch.startup]
         except BaseException as error:   # raised again in wait(), in the caller's thread
             self._error = error
         self._ended = time.perf_counter()
