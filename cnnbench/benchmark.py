@@ -132,7 +132,9 @@ def startup_breakdown(created_at: float, reports: list) -> dict:
                  "last_worker_started_s": max(r["worker_started_at"] for r in reports) - created_at,
                  "worker_init_s_max": max(r["worker_init_s"] for r in reports),
                  "first_fetch_s_max": max(r["first_fetch_s"] for r in reports),
-                 "first_collate_s_max": max(r["first_collate_s"] for r in reports)}
+                 "first_collate_s_max": max(r["first_collate_s"] for r in reports),
+                 "last_first_batch_done_s": max(r["first_batch_done_at"] for r in reports) - created_at,
+                 "first_batch_delivery_s_max": max(r["received_at"] - r["first_batch_done_at"] for r in reports)}
     for step in reports[0]["worker_init_steps"]:
         breakdown[f"worker_{step}_max"] = max(r["worker_init_steps"][step] for r in reports)
     return breakdown

@@ -51,7 +51,9 @@ def summary_text(result: dict) -> str:
                      f"resize {startup['worker_resize_s_max']:.2f})" if "worker_context_s_max" in startup else "")
             lines.append(f"  start-up: last worker up after {startup['last_worker_started_s']:.2f} s; worker init (CUDA, "
                          f"decoder) up to {startup['worker_init_s_max']:.2f} s{steps}; first batch read in up to "
-                         f"{startup['first_fetch_s_max']:.2f} s, decoded in up to {startup['first_collate_s_max']:.2f} s")
+                         f"{startup['first_fetch_s_max']:.2f} s, decoded in up to {startup['first_collate_s_max']:.2f} s; "
+                         f"the last done after {startup['last_first_batch_done_s']:.2f} s, handed over in up to "
+                         f"{startup['first_batch_delivery_s_max']:.2f} s")
         stages = m.get("worker_stage_ms_per_batch") or {}
         if stages and m.get("loader_capacity_images_per_second"):
             lines.append(f"Loader workers' time per batch: {sum(stages.values()):.1f} ms ("

@@ -212,26 +212,28 @@ def choose_indices(total: int, wanted: int, seed: int) -> list:
 
 
 class WarmUpFirst:
-    """Batch sampler whose first pass gives each worker one batch, and every later pass all batches.
+    """Batch sampler that gives each worker one batch until warm_up_done(), then all batches every pass.
 
-    The first pass is the loader's warm-up: processes start and, on the gpu path, each worker
-    creates its CUDA context and nvJPEG decoder. The workers persist, so the pass after it is
-    timed from a running start with empty queues, neither paying for start-up nor reaping
-    batches prepared during it.
+    The warm-up pass starts the processes and, on the gpu path, each worker's CUDA context and
+    decoder. The workers persist, so the pass after it is timed from a running start with empty
+    queues, neither paying for start-up nor reaping batches prepared during it. The warm-up ends
+    when the caller says so, not after one call of iter(): DataLoader's multiprocessing iterator
+    calls iter() on its sampler twice as it starts, which made the warm-up a whole pass.
     """
 
     def __init__(self, indices, batch_size: int, workers: int):
         self.batches = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
         self.warm_up_batches = self.batches[:max(workers, 1)]
-        self.passes = 0
+        self.warming_up = True
+
+    def warm_up_done(self) -> None:
+        self.warming_up = False
 
     def _current(self) -> list:
-        return self.warm_up_batches if self.passes == 0 else self.batches
+        return self.warm_up_batches if self.warming_up else self.batches
 
     def __iter__(self):
-        batches = self._current()
-        self.passes += 1
-        return iter(batches)
+        return iter(self._current())
 
     def __len__(self) -> int:
         return len(self._current())
@@ -240,8 +242,9 @@ class WarmUpFirst:
 class LoaderStart:
     """The loader's warm-up pass (WarmUpFirst) in a background thread, overlapping the model's warm-up.
 
-    wait() gives the workers' start-up reports (WorkerClock), the loader's start-up in seconds
-    (from here to its last warm-up batch) and how much of it the caller waited for.
+    wait() gives the workers' start-up reports (WorkerClock; each with the time this process had
+    its batch, received_at), the loader's start-up in seconds (from here to its last warm-up batch)
+    and how much of it the caller waited for.
     """
 
     def __init__(self, loader: DataLoader):
@@ -253,7 +256,10 @@ class LoaderStart:
 
     def _warm_up(self, loader) -> None:
         try:
-            self._reports = [batch.startup for batch in loader if batch.startup]
+            for batch in loader:
+                if batch.startup:
+                    self._reports.append(dict(batch.startup, received_at=time.time()))
+            loader.batch_sampler.warm_up_done()
         except BaseException as error:   # raised again in wait(), in the caller's thread
             self._error = error
         self._ended = time.perf_counter()
@@ -269,8 +275,9 @@ class LoaderStart:
 def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device) -> DataLoader:
     """Persistent, prefetching workers; batches come back as batches.WorkerBatch.
 
-    Iterate once to warm the workers up (WarmUpFirst), then again for the real pass. On the gpu
-    paths each worker decodes on `device` (gpu_decode.DecodeOnDevice).
+    Iterate once to warm the workers up (WarmUpFirst; LoaderStart does, and ends the warm-up),
+    then again for the real pass. On the gpu paths each worker decodes on `device`
+    (gpu_decode.DecodeOnDevice).
     """
     on_device = getattr(dataset, "decode", None) in GPU_DECODERS
     collate = WorkerClock(DecodeOnDevice(device, dataset.prep, dataset.decode) if on_device else collate_samples)
@@ -313,7 +320,7 @@ class WorkerClock:
             batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
                              "worker_init_steps": self._init_steps,
                              "first_fetch_s": started - self._started_at - self._init_s,
-                             "first_collate_s": collate_s}
+                             "first_collate_s": collate_s, "first_batch_done_at": time.time()}
             self._started_at = None
         return batch
 

@@ -183,6 +183,7 @@ def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, na
     assert raw["cpu_fallback_images"] >= 1 and startup["workers_reporting"] == 2
     steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]
     assert min(steps) > 0 and max(steps) <= startup["worker_init_s_max"]     # each timed, on the device
+    assert 0 < startup["first_batch_delivery_s_max"] < raw["startup_s"]
 
 
 def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):

@@ -11,7 +11,7 @@ from torchvision.models import AlexNet_Weights, alexnet
 import alexnet_benchmark
 from cnnbench.benchmark import cell_metrics, evaluate
 from cnnbench.errors import REPO_ROOT
-from cnnbench.data import open_dataset
+from cnnbench.data import LoaderStart, make_loader, open_dataset
 from cnnbench.gpu_decode import DecodeOnDevice
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.fidelity import prediction_agreement
@@ -114,11 +114,33 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     startup = raw["startup_breakdown"]     # each worker's initialisation, step by step
     steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]
     assert startup["workers_reporting"] == 2 and 0 <= min(steps) and max(steps) <= startup["worker_init_s_max"]
+    # a first batch is done after its worker started and reaches the main process before start-up ends
+    assert startup["last_worker_started_s"] < startup["last_first_batch_done_s"] < raw["startup_s"]
+    assert 0 <= startup["first_batch_delivery_s_max"] < raw["startup_s"]
     cell = cell_metrics(raw, measured_accuracy=True)     # where the workers' time went, batch by batch
     stages = cell["worker_stage_ms_per_batch"]
     assert {"fetch", "collate", "decode", "resize", "device_wait"} <= set(stages) and min(stages.values()) >= 0
     # two workers busy at most the whole window: they could deliver no less than was delivered
     assert cell["loader_capacity_images_per_second"] >= cell["end_to_end_images_per_second"]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_loaders_warm_up_is_one_batch_per_worker_and_later_passes_are_whole(jpegs, workers):
+    """DataLoader's multiprocessing iterator calls iter() on its sampler twice as it starts; the
+    warm-up pass must still be one batch per worker, not a whole pass."""
+    dataset = open_dataset(jpegs, AlexNet_Weights.DEFAULT.transforms(), "cpu")
+    loader = make_loader(dataset, list(range(40)), 8, workers, torch.device("cpu"))
+    assert [len(batch.labels) for batch in loader] == [8] * max(workers, 1)
+    loader.batch_sampler.warm_up_done()
+    assert len(loader) == 5 and [len(batch.labels) for batch in loader] == [8] * 5
+
+
+def test_loader_start_ends_the_warm_up(jpegs):
+    dataset = open_dataset(jpegs, AlexNet_Weights.DEFAULT.transforms(), "cpu")
+    loader = make_loader(dataset, list(range(36)), 8, 2, torch.device("cpu"))
+    reports, startup_s, _ = LoaderStart(loader).wait()
+    assert len(reports) == 2 and startup_s > 0
+    assert [len(batch.labels) for batch in loader] == [8, 8, 8, 8, 4]
 
 
 def test_the_worker_server_starts_before_torch_is_imported():
