@@ -29,7 +29,7 @@ STEPS = ("context_s", "decoder_s", "resize_s")
 
 def worker(device: str, decoder: str, start, results) -> None:
     start.wait()
-    torch.set_num_threads(1)      # as data.StartupClock sets it in a loader worker
+    torch.set_num_threads(1)      # as data.WorkerClock sets it in a loader worker
     collate = DecodeOnDevice(device, Preprocess.from_transforms(AlexNet_Weights.DEFAULT.transforms()), decoder)
     results.put(collate.warm_up())
 
