@@ -314,13 +314,14 @@ class WorkerClock:
     def __call__(self, samples):
         started = time.time()
         batch = self.collate(samples)
-        collate_s = time.time() - started
+        ended = time.time()
+        collate_s = ended - started
         batch.stage_s = {"fetch": getattr(samples, "fetch_s", 0.0), **(batch.stage_s or {"collate": collate_s})}
         if self._started_at is not None:    # the first batch in this worker
             batch.startup = {"worker_started_at": self._started_at, "worker_init_s": self._init_s,
                              "worker_init_steps": self._init_steps,
                              "first_fetch_s": started - self._started_at - self._init_s,
-                             "first_collate_s": collate_s, "first_batch_done_at": time.time()}
+                             "first_collate_s": collate_s, "first_batch_done_at": ended}
             self._started_at = None
         return batch
 
