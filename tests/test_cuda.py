@@ -95,6 +95,38 @@ def test_linear_row_kernel_matches_f_linear_on_cuda(dtype):
         assert (got - expected).abs().max().item() <= tolerance, (out_features, in_features)
 
 
+def test_linear_row_layers_in_a_cuda_graph_read_what_the_layer_before_wrote():
+    """Launched as dependent launches (Hopper and later), each layer starts before the one before ends
+    and must wait for its output: replays on new input give the chain's new result, not stale rows."""
+    from cnnbench import kernels
+
+    torch.manual_seed(0)
+    shapes = ((4096, 9216, True), (4096, 4096, True), (1000, 4096, False))
+    layers = [(torch.randn(out, inp, device=CUDA, dtype=torch.float16) / inp ** 0.5,
+               torch.randn(out, device=CUDA, dtype=torch.float16), relu) for out, inp, relu in shapes]
+    assert kernels.dependent_launch(torch.zeros(1, device=CUDA)) == (torch.cuda.get_device_capability(CUDA)[0] >= 9)
+
+    def chain(x, linear):
+        for w, b, relu in layers:
+            x = linear(x, w, b, relu)
+        return x
+
+    def reference(x, w, b, relu):
+        y = torch.nn.functional.linear(x.float(), w.float(), b.float())
+        return (y.relu() if relu else y).half()
+
+    x = torch.randn(1, 9216, device=CUDA, dtype=torch.float16)
+    chain(x, kernels.linear_row)    # the autotuner's trials run outside the capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = chain(x, kernels.linear_row)
+    for seed in range(3):
+        x.copy_(torch.randn(1, 9216, generator=torch.Generator().manual_seed(seed)))
+        graph.replay()
+        expected = chain(x, reference)
+        torch.testing.assert_close(y, expected, atol=2e-2, rtol=2e-2)
+
+
 @pytest.mark.parametrize("batch", [1, 8])
 def test_rewritten_model_compiles_as_one_graph(batch):
     """A graph break inside a layer makes dynamo run the Sequential eagerly, layer by layer."""
