@@ -9,11 +9,11 @@ Each weight is read once per forward, so its loads are marked evict-first, leavi
 data that is read again. On an H200 (batch 1 fp16, compiled and graphed) the forward's p50 went
 from 0.0884 to 0.0853 ms in one process (docs/speed-steps.md); which reuse that kept is not isolated.
 
-On Hopper and later each launch is a programmatic dependent launch: the layer's programs start
-while the layer before finishes, load their first weights (which nothing running writes), then wait
-for it before reading its output. The three FC layers no longer wait in turn for the one before to
-drain and the next to launch; on an H200 the graphed forward went from 0.0837 to 0.0766 ms in the
-plain loop.
+On Hopper and later, with Triton 3.3 or newer, each launch is a programmatic dependent launch:
+the layer's programs start while the layer before finishes, load their first weights (which
+nothing running writes), then wait for it before reading its output. The three FC layers no longer
+wait in turn for the one before to drain and the next to launch; on an H200 the graphed forward
+went from 0.0837 to 0.0766 ms in the plain loop.
 
 The kernel is Triton's. Where Triton cannot run (no triton package, no CUDA tensor, no
 torch.library.custom_op), `kernel_unavailable()` says why and the layer stays the plain
