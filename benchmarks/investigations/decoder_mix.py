@@ -75,7 +75,10 @@ def decode_until_stopped(kind: str, index: int, folder: str, files: int, ready, 
 
 def kinds_of(mix: str) -> list:
     """"tv*8+cpu*2" -> eight "tv" and two "cpu"; ValueError for anything else."""
-    kinds = [kind for part in mix.split("+") for kind in [part.split("*")[0]] * int((part.split("*") + ["1"])[1])]
+    kinds = []
+    for part in mix.split("+"):
+        kind, _, count = part.partition("*")
+        kinds += [kind] * int(count or 1)
     if set(kinds) - {"tv", "cpu"}:
         raise ValueError(f"unknown decoder kind in {mix}; kinds: tv, cpu")
     return kinds
