@@ -188,7 +188,7 @@ def run_cell(model, mode, device, batch_size: int, *, num_batches: int, warmup: 
         return {"status": "oom", "error": str(error).splitlines()[0]}
     raw.update(status="ok", compile_time_s=runner.compile_time_s if mode.compiled else None,
                peak_memory_mib=peak_memory_mib(device), rewrite_check=runner.rewrite_check,
-               clock=clock_name(device))
+               compile_options=runner.compile_options, clock=clock_name(device))
     del runner
     empty_cache(device)
     return raw

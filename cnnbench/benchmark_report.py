@@ -73,7 +73,9 @@ def summary_text(result: dict) -> str:
         f"{m['batch_time_ms_p99']:.3f} ms",
     ]
     if m["compile_time_s"] is not None:
-        lines.append(f"Compile time (not in the figures above): {m['compile_time_s']:.1f} s")
+        options = ", ".join(f"{key}={value}" for key, value in (m.get("compile_options") or {}).items())
+        lines.append(f"Compile time (not in the figures above): {m['compile_time_s']:.1f} s"
+                     + (f"; inductor options: {options}" if options else ""))
     if m.get("rewrite_check"):
         check = m["rewrite_check"]
         lines.append(f"Rewrite check: relative difference {check['relative_diff']:.2g} from the reference model, "

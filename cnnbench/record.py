@@ -41,7 +41,8 @@ def benchmark_record(run: dict, mode, batch_size: int, status: str, metrics: dic
                                             "device", "data", "data_info", "weights")},
               **mode.as_dict(), "mode_label": mode.label(), "batch_size": batch_size, "status": status,
               "error": error, **(metrics or {}),
-              "rewrite_check": raw.get("rewrite_check"), "timing_clock": raw.get("clock"),
+              "compile_options": raw.get("compile_options"), "rewrite_check": raw.get("rewrite_check"),
+              "timing_clock": raw.get("clock"),
               "batch_times_ms": raw.get("batch_times_ms", []),
               "config": run["config"], "environment": run["environment"]}
     return record

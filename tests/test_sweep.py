@@ -172,6 +172,7 @@ def test_compile_time_is_reported_apart_from_latency(tmp_path):
                     *CPU_FAST) == 0
     result = json.loads(next(out.glob("*.json")).read_text())
     assert result["execution"] == "compile" and result["compile_mode"] == "default"
+    assert result["compile_options"] == {}     # the default mode's own; dependent launch is for CUDA only
     assert result["compile_time_s"] > 0
     # the first call compiles for seconds; no timed batch may contain it
     assert result["max_batch_time"] < result["compile_time_s"] / 2
