@@ -3,8 +3,9 @@
 
 alexnet_profiler.py attributes time to layers through forward hooks, which torch.compile fuses
 away; this script times the forward as it really runs (eager, compiled, and/or replayed as a CUDA
-graph) with a plain CUDA-event loop, then lists its kernels from one profiled pass. The timing
-runs before and apart from the profiling.
+graph) with a plain CUDA-event loop, then lists its kernels from one profiled pass of 5 forwards
+and how long that pass spans per forward (kernels plus the gaps between them). The timing runs
+before and apart from the profiling.
 """
 
 import argparse
@@ -56,12 +57,15 @@ def main() -> int:
                 run()
             torch.cuda.synchronize()
     per_kernel = defaultdict(lambda: [0, 0.0])
-    for event in prof.events():
-        if event.device_type == torch.autograd.DeviceType.CUDA:
-            per_kernel[event.name][0] += 1
-            per_kernel[event.name][1] += event.device_time
+    kernels = [event for event in prof.events() if event.device_type == torch.autograd.DeviceType.CUDA]
+    for event in kernels:
+        per_kernel[event.name][0] += 1
+        per_kernel[event.name][1] += event.device_time
     total = sum(t for _, t in per_kernel.values()) / steps
-    print(f"kernel time per forward {total:.1f} us in {sum(n for n, _ in per_kernel.values()) / steps:.0f} kernels")
+    # the profiled forwards run back to back: their span less their kernels' time is the gaps between kernels
+    span = (max(event.time_range.end for event in kernels) - min(event.time_range.start for event in kernels)) / steps
+    print(f"kernel time per forward {total:.1f} us in {sum(n for n, _ in per_kernel.values()) / steps:.0f} kernels; "
+          f"the profiled forwards span {span:.1f} us each")
     for name, (calls, time_us) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1])[:args.top]:
         print(f"{time_us / steps:9.1f} us {100 * time_us / steps / total:5.1f}%  x{calls / steps:<3.0f} {name[:110]}")
     return 0
