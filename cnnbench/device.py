@@ -36,6 +36,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def hopper_or_later(device: torch.device) -> bool:
+    """A CUDA device of compute capability 9 or newer: programmatic dependent launches run there."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -23,6 +23,8 @@ F.linear form; the rewrite's run-time check covers both.
 import torch
 import torch.nn.functional as F
 
+from .device import hopper_or_later
+
 try:
     import triton
     import triton.language as tl
@@ -116,7 +118,7 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: 
 def dependent_launch(x: torch.Tensor) -> bool:
     """Whether the kernel on x starts before the kernel before it ends (programmatic dependent launch,
     Hopper and later): its programs read their first weights while the layer before finishes."""
-    return gdc_wait is not None and x.is_cuda and torch.cuda.get_device_capability(x.device)[0] >= 9
+    return gdc_wait is not None and hopper_or_later(x.device)
 
 
 if not MISSING:

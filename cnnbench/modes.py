@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from .errors import UserError
-from .device import synchronize
+from .device import hopper_or_later, synchronize
 from .rewrites import rewrite_model, verify_rewrite
 
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -104,8 +104,7 @@ def compile_options(compile_mode: str, device: torch.device) -> dict:
     import torch._inductor  # only compiled runs pay for importing inductor
 
     options = dict(torch._inductor.list_mode_options(compile_mode, dynamic=False))
-    if (device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
-            and "triton.enable_pdl" in torch._inductor.config.get_config_copy()):
+    if hopper_or_later(device) and "triton.enable_pdl" in torch._inductor.config.get_config_copy():
         options["triton.enable_pdl"] = True
     return options
 
@@ -130,8 +129,9 @@ class Runner:
         # never tries to save them for backward, whoever calls run() and under which grad mode
         self.eager_model = model.requires_grad_(False)
         self.model = model
-        self.compile_options = compile_options(mode.compile_mode, device) if mode.compiled else None
+        self.compile_options = None
         if mode.compiled:
+            self.compile_options = compile_options(mode.compile_mode, device)
             torch._dynamo.reset()  # static shapes per batch size: no reuse of an earlier compile
             self.model = torch.compile(model, dynamic=False, options=self.compile_options)
         self.compile_time_s = 0.0
