@@ -1,8 +1,10 @@
 """Device choice, synchronization and the facts about the machine that every result records."""
 
+import ctypes
 import os
 import platform
 import subprocess
+import threading
 
 import torch
 import torchvision
@@ -73,6 +75,82 @@ def is_out_of_memory(error: BaseException) -> bool:
     # The CPU and MPS allocators raise plain RuntimeErrors.
     message = str(error).lower()
     return isinstance(error, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
+
+
+NVML_READ_EVERY_S = 0.1
+
+
+class _Utilization(ctypes.Structure):
+    _fields_ = [("gpu", ctypes.c_uint), ("memory", ctypes.c_uint)]    # NVML's nvmlUtilization_t
+
+
+def _nvml_handle(device: torch.device):
+    """(NVML library, device handle) for a CUDA device, found by its UUID, else by its PCI address;
+    (None, None) where NVML, the NVIDIA driver's management library, is missing or does not know it."""
+    try:
+        nvml = ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return None, None
+    if nvml.nvmlInit_v2() != 0:
+        return None, None
+    props, handle = torch.cuda.get_device_properties(device), ctypes.c_void_p()
+    uuid = getattr(props, "uuid", None)
+    if uuid is not None and nvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}".encode(), ctypes.byref(handle)) == 0:
+        return nvml, handle
+    address = f"{props.pci_domain_id:08x}:{props.pci_bus_id:02x}:{props.pci_device_id:02x}.0"
+    if nvml.nvmlDeviceGetHandleByPciBusId_v2(address.encode(), ctypes.byref(handle)) == 0:
+        return nvml, handle
+    return None, None
+
+
+class EngineSampler:
+    """How busy the GPU's engines were over a stretch of a run, as NVML reports it, read in a
+    background thread every NVML_READ_EVERY_S: the share of time a kernel was running (any kernel,
+    of any process: with several processes they take turns) and the share the JPEG decoders, the
+    hardware engines nvJPEG and nvImageCodec use, were busy.
+
+    Each reading is NVML's average over its own sampling period (a fraction of a second), so the
+    first reaches a little before the stretch. summary() gives None for a figure this device or
+    driver does not report (off CUDA, no NVML, a GPU without JPEG decoders).
+    """
+
+    def __init__(self, device: torch.device):
+        self._nvml, self._handle = _nvml_handle(device) if device.type == "cuda" else (None, None)
+        self._jpeg = getattr(self._nvml, "nvmlDeviceGetJpgUtilization", None)    # drivers from 2022 on
+        self._readings, self._stop, self._thread = [], threading.Event(), None
+
+    def __enter__(self) -> "EngineSampler":
+        if self._handle is not None:
+            self._thread = threading.Thread(target=self._read_until_stopped, name="engine-sampler", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    def _read_until_stopped(self) -> None:
+        while True:
+            self._readings.append(self._read())
+            if self._stop.wait(NVML_READ_EVERY_S):
+                return
+
+    def _read(self) -> tuple:
+        rates, jpeg, period = _Utilization(), ctypes.c_uint(), ctypes.c_uint()
+        kernel = rates.gpu if self._nvml.nvmlDeviceGetUtilizationRates(self._handle, ctypes.byref(rates)) == 0 else None
+        if self._jpeg is None or self._jpeg(self._handle, ctypes.byref(jpeg), ctypes.byref(period)) != 0:
+            return kernel, None
+        return kernel, jpeg.value
+
+    def summary(self) -> dict:
+        """Mean percentages over the readings, and how many there were."""
+        def mean(values):
+            values = [value for value in values if value is not None]
+            return round(sum(values) / len(values), 1) if values else None
+        return {"gpu_kernel_busy_percent": mean(kernel for kernel, _ in self._readings),
+                "jpeg_decoder_busy_percent": mean(jpeg for _, jpeg in self._readings),
+                "nvml_readings": len(self._readings)}
 
 
 def _cpu_model() -> str:

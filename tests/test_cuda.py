@@ -7,6 +7,7 @@ benchmarks/gpu_acceptance.py runs these after every command the README shows.
 
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -19,8 +20,9 @@ from cnnbench import kernels
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.benchmark import evaluate
 from cnnbench.data import open_dataset
+from cnnbench.device import EngineSampler
 from cnnbench.errors import REPO_ROOT, UserError
-from cnnbench.gpu_decode import DecodeOnDevice, make_gpu_decoder
+from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels
@@ -180,6 +182,30 @@ def test_event_timer_times_the_work():
     assert all(t > 0 for t in small) and sorted(large)[2] > 2.5 * sorted(small)[2]
 
 
+def busy_for(seconds: float, work) -> dict:
+    """EngineSampler's summary over `seconds` of calling work() back to back, each call finished on the device."""
+    with EngineSampler(CUDA) as engines:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            work()
+            torch.cuda.synchronize()
+    return engines.summary()
+
+
+def test_engine_sampler_sees_kernels_and_jpeg_decoders(varied_jpegs):
+    a = torch.randn(8192, 8192, device=CUDA)
+    matmuls = busy_for(1.0, lambda: a @ a)
+    assert matmuls["nvml_readings"] >= 5 and matmuls["gpu_kernel_busy_percent"] > 50
+    dataset = open_dataset(varied_jpegs, AlexNet_Weights.DEFAULT.transforms(), "nvjpeg")
+    files = [dataset[i] for i in range(40)]
+    decoder = NvjpegDecoder(CUDA)
+    encoded = [payload[1] for kind, payload, _ in files if kind == "encoded"]
+    encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in encoded]
+    decoding = busy_for(1.0, lambda: decoder.decode(encoded))
+    if decoding["jpeg_decoder_busy_percent"] is not None:       # a GPU with hardware JPEG decoders
+        assert decoding["jpeg_decoder_busy_percent"] > matmuls["jpeg_decoder_busy_percent"]
+
+
 @pytest.mark.parametrize("flags", [[], ["--precision", "bf16", "--channels-last", "--batch-sizes", "1,32"]])
 def test_profiler_on_cuda(tmp_path, flags):
     args = alexnet_profiler.get_args_parser().parse_args(
@@ -246,6 +272,7 @@ def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
     assert result["end_to_end_images_per_second"] <= result["model_images_per_second"]
     fidelity = result["data_info"]["input_fidelity"]
     assert fidelity["images"] == 64 and fidelity["mean_abs_grey_levels"] < 3
+    assert result["nvml_readings"] >= 1 and 0 <= result["gpu_kernel_busy_percent"] <= 100
 
 
 def test_counters_measure_every_layer_under_ncu(tmp_path):

@@ -122,6 +122,9 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     assert {"fetch", "collate", "decode", "resize", "device_wait"} <= set(stages) and min(stages.values()) >= 0
     # two workers busy at most the whole window: they could deliver no less than was delivered
     assert cell["loader_capacity_images_per_second"] >= cell["end_to_end_images_per_second"]
+    # NVML's engine figures are the GPU's: on a CPU device there are none, and no readings
+    assert cell["gpu_kernel_busy_percent"] is None and cell["jpeg_decoder_busy_percent"] is None
+    assert cell["nvml_readings"] == 0
 
 
 @pytest.mark.parametrize("workers", [0, 2])
