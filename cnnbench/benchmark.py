@@ -18,7 +18,7 @@ from . import distributed, metrics
 from .batches import DeviceFeeder, undecodable
 from .data import (DataChoice, LoaderStart, choose_indices, default_workers, images_at, make_loader, open_dataset,
                    synthetic_batch)
-from .device import (EngineSampler, empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory,
+from .device import (BusySampler, empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory,
                      synchronize)
 from .errors import UserError
 from .fidelity import decode_fidelity
@@ -59,7 +59,8 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     device. Before the clock starts, the loader's warm-up pass gives each worker one batch
     (starting the worker and, on the gpu path, its CUDA context and decoder), beside the model's
     warm-up; its time is kept apart as startup_s, and the part the run waited for as startup_wait_s.
-    Over the timed pass NVML says how busy the GPU's kernels and JPEG decoders were (device.EngineSampler).
+    Over the timed pass it records how busy the cores were, and (NVML) the GPU's kernels and JPEG
+    decoders (device.BusySampler).
     """
     device = runner.device
     context = context or distributed.DistContext()
@@ -77,11 +78,11 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     hits, batch_images, waits_s, prepare_times, bad_images, kept_logits = [], [], [], [], [], []
     cpu_fallback, stage_s = 0, {}
     distributed.barrier(context, device)
-    engines = EngineSampler(device)
+    busy = BusySampler(device)
     started = time.perf_counter()
     batches = iter(Prefetcher(loader, feeder))
     try:
-        with torch.inference_mode(), engines:
+        with torch.inference_mode(), busy:
             for _ in tqdm(range(len(loader)), desc="batches", unit="batch", disable=not progress,
                           leave=False, dynamic_ncols=True):
                 wait_start = time.perf_counter()
@@ -121,7 +122,7 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
             "prefetch_threads": PREFETCH_THREADS,
             "prepare_s": [t.prepare_s for t in prepare_times], "startup_s": startup_s, "startup_wait_s": startup_wait_s,
             "startup_breakdown": startup_breakdown(loader_start.created_at, reports),
-            "worker_stage_s": stage_s, "workers": workers, "batches": len(waits_s), "engines": engines.summary(),
+            "worker_stage_s": stage_s, "workers": workers, "batches": len(waits_s), "busy": busy.summary(),
             "wall_s": ended - started, "window_s": window_s,
             "bad_images": bad_images, "cpu_fallback_images": cpu_fallback, "logits": torch.cat(kept_logits).cpu() if kept_logits else None}
 
@@ -243,8 +244,9 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "loader_capacity_images_per_second": (metrics.loader_capacity(raw["workers"], images,
                                                                       sum(raw["worker_stage_s"].values()))
                                               if measured_accuracy and raw["workers"] else None),
-        **{key: (raw["engines"][key] if measured_accuracy else None)
-           for key in ("gpu_kernel_busy_percent", "jpeg_decoder_busy_percent", "nvml_readings")},
+        **{key: (raw["busy"][key] if measured_accuracy else None)
+           for key in ("cpu_busy_percent", "cpu_cores", "gpu_kernel_busy_percent", "jpeg_decoder_busy_percent",
+                       "nvml_readings")},
     }
     cell.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
     return cell

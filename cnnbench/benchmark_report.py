@@ -60,11 +60,16 @@ def summary_text(result: dict) -> str:
                          + ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages.items())
                          + f"); {m['data_info']['workers']} workers at that pace deliver at most "
                          f"{_num(m['loader_capacity_images_per_second'])} images/second")
+        busy = []
+        if m.get("cpu_busy_percent") is not None:
+            busy.append(f"{m['cpu_cores']} CPU cores busy {m['cpu_busy_percent']:.0f}% of the time")
         if m.get("gpu_kernel_busy_percent") is not None:
-            jpeg = m.get("jpeg_decoder_busy_percent")
-            lines.append(f"GPU over the timed pass (NVML, {m['nvml_readings']} readings): a kernel running "
-                         f"{m['gpu_kernel_busy_percent']:.0f}% of the time"
-                         + (f", JPEG decoders busy {jpeg:.0f}%" if jpeg is not None else ""))
+            busy.append(f"a GPU kernel running {m['gpu_kernel_busy_percent']:.0f}%")
+        if m.get("jpeg_decoder_busy_percent") is not None:
+            busy.append(f"the GPU's JPEG decoders busy {m['jpeg_decoder_busy_percent']:.0f}%")
+        if busy:
+            readings = f" (GPU: NVML, {m['nvml_readings']} readings)" if m.get("nvml_readings") else ""
+            lines.append(f"Over the timed pass{readings}: " + ", ".join(busy))
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "

@@ -103,29 +103,57 @@ def _nvml_handle(device: torch.device):
     return None, None
 
 
-class EngineSampler:
-    """How busy the GPU's engines were over a stretch of a run, as NVML reports it, read in a
-    background thread every NVML_READ_EVERY_S: the share of time a kernel was running (any kernel,
-    of any process: with several processes they take turns) and the share the JPEG decoders, the
-    hardware engines nvJPEG and nvImageCodec use, were busy.
+def _core_times() -> dict:
+    """{core: (busy, total)} in clock ticks since boot, for the cores this process may run on, from
+    Linux's /proc/stat (busy: all but idle and waiting for I/O); {} where there is no such file."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    times = {}
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cores:
+                    ticks = [int(value) for value in fields[:8]]   # user nice system idle iowait irq softirq steal
+                    times[int(name[3:])] = (sum(ticks) - ticks[3] - ticks[4], sum(ticks))
+    except OSError:
+        return {}
+    return times
 
-    Each reading is NVML's average over its own sampling period (a fraction of a second), so the
-    first reaches a little before the stretch. summary() gives None for a figure this device or
-    driver does not report (off CUDA, no NVML, a GPU without JPEG decoders).
+
+def busy_percent(before: dict, after: dict):
+    """The share of the cores' time that was busy between two _core_times(); None without them."""
+    busy = sum(after[core][0] - before[core][0] for core in after if core in before)
+    total = sum(after[core][1] - before[core][1] for core in after if core in before)
+    return round(100 * busy / total, 1) if total else None
+
+
+class BusySampler:
+    """How busy the machine was over a stretch of a run: the cores this process may use (any
+    process's work on them, from /proc/stat at both ends), and as NVML reports them, read in a
+    background thread every NVML_READ_EVERY_S, the share of time a kernel was running on the GPU
+    (any process's kernel: with several processes they take turns) and the share its JPEG decoders,
+    the hardware engines nvJPEG and nvImageCodec use, were busy.
+
+    Each NVML reading is its average over its own sampling period (a fraction of a second), so the
+    first reaches a little before the stretch. summary() gives None for a figure this machine does
+    not report (the GPU's off CUDA, without NVML or on a GPU without JPEG decoders; the cores' off Linux).
     """
 
     def __init__(self, device: torch.device):
         self._nvml, self._handle = _nvml_handle(device) if device.type == "cuda" else (None, None)
         self._jpeg = getattr(self._nvml, "nvmlDeviceGetJpgUtilization", None)    # drivers from 2022 on
         self._readings, self._stop, self._thread = [], threading.Event(), None
+        self._cores_before = self._cores_after = {}
 
-    def __enter__(self) -> "EngineSampler":
+    def __enter__(self) -> "BusySampler":
+        self._cores_before = _core_times()
         if self._handle is not None:
-            self._thread = threading.Thread(target=self._read_until_stopped, name="engine-sampler", daemon=True)
+            self._thread = threading.Thread(target=self._read_until_stopped, name="busy-sampler", daemon=True)
             self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._cores_after = _core_times()
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
@@ -144,11 +172,13 @@ class EngineSampler:
         return kernel, jpeg.value
 
     def summary(self) -> dict:
-        """Mean percentages over the readings, and how many there were."""
+        """The cores' busy share, NVML's mean percentages over its readings, and how many there were."""
         def mean(values):
             values = [value for value in values if value is not None]
             return round(sum(values) / len(values), 1) if values else None
-        return {"gpu_kernel_busy_percent": mean(kernel for kernel, _ in self._readings),
+        return {"cpu_busy_percent": busy_percent(self._cores_before, self._cores_after),
+                "cpu_cores": len(self._cores_after) or None,
+                "gpu_kernel_busy_percent": mean(kernel for kernel, _ in self._readings),
                 "jpeg_decoder_busy_percent": mean(jpeg for _, jpeg in self._readings),
                 "nvml_readings": len(self._readings)}
 

@@ -9,8 +9,11 @@ import time
 import pytest
 from PIL import Image
 
+import torch
+
 import alexnet_benchmark
 import cnnbench.data
+from cnnbench.device import BusySampler
 from cnnbench.errors import REPO_ROOT
 from conftest import WNIDS, make_image_folder, read_single_json
 
@@ -196,3 +199,16 @@ def test_one_file_in_two_classes_is_refused(tmp_path, capsys):
     (data / WNIDS[2] / "twin.jpeg").symlink_to(next((data / WNIDS[1]).iterdir()))
     assert run_main("--data-path", data, "--weights", "none", "--output-dir", tmp_path / "o", *CPU_FAST, *ONE_PROCESS) == 2
     assert "one label only" in capsys.readouterr().err
+
+
+def test_busy_sampler_tells_a_busy_core_from_an_idle_one():
+    def busy_over(work) -> dict:
+        with BusySampler(torch.device("cpu")) as busy:
+            started = time.perf_counter()
+            while time.perf_counter() - started < 0.5:
+                work()
+        return busy.summary()
+    spinning, sleeping = busy_over(lambda: None), busy_over(lambda: time.sleep(0.05))
+    # one spinning thread keeps one more of the cores busy throughout (whatever else the machine runs)
+    assert spinning["cpu_busy_percent"] - sleeping["cpu_busy_percent"] >= 0.5 * 100 / spinning["cpu_cores"]
+    assert spinning["gpu_kernel_busy_percent"] is None and spinning["nvml_readings"] == 0   # no GPU on a CPU device

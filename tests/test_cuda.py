@@ -20,7 +20,7 @@ from cnnbench import kernels
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.benchmark import evaluate
 from cnnbench.data import open_dataset
-from cnnbench.device import EngineSampler
+from cnnbench.device import BusySampler
 from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
@@ -183,13 +183,13 @@ def test_event_timer_times_the_work():
 
 
 def busy_for(seconds: float, work) -> dict:
-    """EngineSampler's summary over `seconds` of calling work() back to back, each call finished on the device."""
-    with EngineSampler(CUDA) as engines:
+    """BusySampler's summary over `seconds` of calling work() back to back, each call finished on the device."""
+    with BusySampler(CUDA) as busy:
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             work()
             torch.cuda.synchronize()
-    return engines.summary()
+    return busy.summary()
 
 
 def test_engine_sampler_sees_kernels_and_jpeg_decoders(varied_jpegs):

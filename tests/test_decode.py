@@ -1,5 +1,6 @@
 """Decode paths on generated JPEGs: same predictions as PIL, stall fraction recorded, bad files named."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +123,8 @@ def test_gpu_path_workers_decode_in_batch_order(jpegs):
     assert {"fetch", "collate", "decode", "resize", "device_wait"} <= set(stages) and min(stages.values()) >= 0
     # two workers busy at most the whole window: they could deliver no less than was delivered
     assert cell["loader_capacity_images_per_second"] >= cell["end_to_end_images_per_second"]
-    # NVML's engine figures are the GPU's: on a CPU device there are none, and no readings
+    # the cores were busy decoding; NVML's figures are the GPU's: on a CPU device there are none
+    assert 0 < cell["cpu_busy_percent"] <= 100 and cell["cpu_cores"] == len(os.sched_getaffinity(0))
     assert cell["gpu_kernel_busy_percent"] is None and cell["jpeg_decoder_busy_percent"] is None
     assert cell["nvml_readings"] == 0
 
