@@ -34,7 +34,6 @@ def make_decode(kind: str):
 
     prep = Preprocess()
     if kind == "cpu":
-        torch.set_num_threads(1)
         return lambda files: len([crop_on_cpu(f, prep) for f in files])
     decoder = NvjpegDecoder(torch.device("cuda"))
 
@@ -56,6 +55,9 @@ def run_one(kind: str, index: int, folder: str, files: int, ready, stop, results
 def decode_until_stopped(kind: str, index: int, folder: str, files: int, ready, stop, results) -> None:
     import torch
 
+    # one intra-op thread per process, as the loader's workers have: the default, one per core,
+    # makes 8 processes run 128 threads on 16 cores
+    torch.set_num_threads(1)
     from cnnbench.jpeg_info import jpeg_info
 
     data = [p.read_bytes() for p in sorted(Path(folder).rglob("*.JPEG"))[:files]]
