@@ -15,7 +15,7 @@ from .batches import BadImage, collate_samples, decoded_on_gpu, read_encoded, un
 from .errors import DEFAULT_DATA_PATH, UserError
 from .gpu_decode import GPU_DECODERS, DecodeOnDevice
 from .jpeg_info import jpeg_info
-from .preprocess import Preprocess, crop_on_cpu
+from .preprocess import DECODE_ERRORS, Preprocess, crop_on_cpu
 from .worker_server import cuda_capable_workers
 
 WNIDS_FILE = Path(__file__).with_name("imagenet_synsets.txt")
@@ -118,7 +118,7 @@ class ImageNetFolder(datasets.ImageFolder):
         if self.decode == "pil":
             try:
                 image = self.loader(path)
-            except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for damaged files
+            except DECODE_ERRORS as error:
                 return "bad", BadImage.from_error(path, error), target
             return "crop", self.transform(image) if self.transform else image, target
         try:
@@ -128,7 +128,7 @@ class ImageNetFolder(datasets.ImageFolder):
             if not jpeg_info(data).gpu_decodable:
                 return "fallback", (path, data), target
             return ("encoded" if decoded_on_gpu(index, self.gpu_share) else "cpu-share"), (path, data), target
-        except (OSError, RuntimeError) as error:
+        except DECODE_ERRORS as error:
             return "bad", BadImage.from_error(path, error), target
 
 

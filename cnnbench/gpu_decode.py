@@ -31,7 +31,7 @@ import torch
 from .batches import BadImage, Laps, WorkerBatch, collate_samples
 from .device import synchronize
 from .errors import UserError
-from .preprocess import RGB, Preprocess, crop_on_cpu, decode_jpeg
+from .preprocess import DECODE_ERRORS, RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
 
 GPU_DECODERS = ("nvjpeg", "nvimgcodec")   # the order "gpu" tries them in: the faster first
@@ -191,7 +191,7 @@ class DecodeOnDevice:
         for slot, path, fallback, crop in on_cpu:
             try:
                 cpu_crops.append(crop.result())
-            except RuntimeError as error:
+            except DECODE_ERRORS as error:
                 batch.bad.append(BadImage.from_error(path, error))
                 continue
             slots.append(slot)

@@ -4,7 +4,8 @@ Every decode path reproduces the weights' own transform: PIL with transforms() a
 libjpeg-turbo plus a box resample on the CPU, GPU decoders plus resample.resize_crop_batch. JPEGs
 are decoded to RGB as PIL's convert("RGB") does (grey replicated, CMYK converted), through
 TorchCodec where it is installed (torchvision 0.29 deprecates its codecs in its favour), else
-torchvision.io.
+torchvision.io. Any other format goes through PIL itself: 16-bit, palette and alpha images have
+no one right RGB, and the reference's is PIL's.
 """
 
 import warnings
@@ -19,11 +20,15 @@ import torchvision.transforms.functional as TF
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
 
 try:   # TorchCodec 0.16+ decodes images with torchvision's API
-    from torchcodec.decoders import decode_image as _codec_decode_image, decode_jpeg as _codec_decode_jpeg
+    from torchcodec.decoders import decode_jpeg as _codec_decode_jpeg
     CODEC_LIBRARY, RGB = "torchcodec", "RGB"
 except (ImportError, OSError, RuntimeError):
-    _codec_decode_image, _codec_decode_jpeg = tvio.decode_image, tvio.decode_jpeg
+    _codec_decode_jpeg = tvio.decode_jpeg
     CODEC_LIBRARY, RGB = "torchvision.io", tvio.ImageReadMode.RGB
+
+# what decoding a damaged or foreign file raises: the codecs' RuntimeError, PIL's OSError (and
+# UnidentifiedImageError), SyntaxError and ValueError
+DECODE_ERRORS = (OSError, RuntimeError, SyntaxError, ValueError)
 
 
 def decode_jpeg(data, **kwargs):
@@ -79,11 +84,19 @@ def resize_and_crop_on_cpu(image: torch.Tensor, prep: Preprocess) -> torch.Tenso
 
 
 def decode_on_cpu(data: torch.Tensor) -> torch.Tensor:
-    """RGB uint8 (3,H,W) from encoded bytes: libjpeg-turbo for JPEG, else any format the codec reads."""
+    """RGB uint8 (3,H,W) from encoded bytes: libjpeg-turbo for JPEG, else PIL's convert("RGB")."""
     try:
         return _codec_decode_jpeg(data, mode=RGB)
     except RuntimeError:
-        return _codec_decode_image(data, mode=RGB)  # PNG, and what else is not JPEG
+        import io
+
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data.numpy().tobytes())) as image:
+                return TF.pil_to_tensor(image.convert("RGB"))
+        except Image.UnidentifiedImageError:    # its message names a BytesIO, not the file
+            raise RuntimeError("not a JPEG, nor an image format PIL reads") from None
 
 
 def crop_on_cpu(data: torch.Tensor, prep: Preprocess) -> torch.Tensor:

@@ -93,20 +93,46 @@ def test_mixed_sizes_resize_together_as_pil_does():
         assert (crop.int() - TF.pil_to_tensor(pil).int()).abs().max().item() <= 1
 
 
-@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
-def test_cmyk_grey_and_progressive_in_one_batch_match_pil(odd_folder, decode):
-    reference, paths = reference_grey(odd_folder)
-    dataset = open_dataset(odd_folder, TRANSFORMS, decode)
+def decoded_beside_reference(folder, decode) -> tuple:
+    """(the decode path's crops of every file in one batch, on the 0..255 scale; PIL's; the batch)."""
+    reference, _ = reference_grey(folder)
+    dataset = open_dataset(folder, TRANSFORMS, decode)
     prep = Preprocess.from_transforms(TRANSFORMS)
     collate = DecodeOnDevice(CPU, prep, decode) if decode == "nvjpeg" else collate_samples
     batch = collate([dataset[i] for i in range(len(dataset))])
     feeder = DeviceFeeder(CPU, prep, normalized_crops=False)
     images, _ = feeder(batch)
-    grey = images * feeder.std + feeder.mean
+    return images * feeder.std + feeder.mean, reference, batch
+
+
+@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
+def test_cmyk_grey_and_progressive_in_one_batch_match_pil(odd_folder, decode):
+    grey, reference, batch = decoded_beside_reference(odd_folder, decode)
     assert grey.shape == reference.shape == (len(KINDS), 3, 224, 224)
     assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
     if decode == "nvjpeg":     # CMYK and progressive were sent to the CPU by the worker, and counted
         assert batch.cpu_fallback == 2 and batch.crop_slots == list(range(len(KINDS)))
+
+
+OTHER_FORMATS = {   # what an image folder may also hold: no one right RGB but PIL's convert("RGB")
+    "grey16.png": lambda image: Image.fromarray(np.asarray(image.convert("L")).astype(np.uint16) * 257),
+    "palette.png": lambda image: image.convert("P"),
+    "alpha.png": lambda image: image.convert("RGBA"),
+    "grey_alpha.png": lambda image: image.convert("LA"),
+    "photo.webp": lambda image: image,
+}
+
+
+@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
+def test_other_formats_decode_as_pil_converts_them(tmp_path, decode):
+    folder = tmp_path / WNIDS[4]
+    folder.mkdir()
+    for index, (name, convert) in enumerate(OTHER_FORMATS.items()):
+        convert(photo(400, 300, 10 + index)).save(folder / name)
+    grey, reference, batch = decoded_beside_reference(tmp_path, decode)
+    assert grey.shape == reference.shape == (len(OTHER_FORMATS), 3, 224, 224)
+    assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
+    assert batch.bad == [] and batch.cpu_fallback == (len(OTHER_FORMATS) if decode == "nvjpeg" else 0)
 
 
 def test_files_only_the_fallback_decodes_are_counted_not_fatal(odd_folder):
