@@ -50,10 +50,9 @@ class WorkerBatch:
     labels: list = field(default_factory=list)            # of every slot
     crops: torch.Tensor = None
     crop_slots: list = field(default_factory=list)
-    encoded_files: list = field(default_factory=list)      # the GPU decoder's files (bytes)
+    encoded_paths: list = field(default_factory=list)      # the GPU decoder's files, read by the worker's decoder
     encoded_slots: list = field(default_factory=list)
-    encoded_paths: list = field(default_factory=list)
-    cpu_files: list = field(default_factory=list)         # CpuFile entries: the gpu paths' files for the CPU
+    cpu_files: list = field(default_factory=list)         # CpuFile entries: the gpu paths' CPU share
     bad: list = field(default_factory=list)               # BadImage entries
     cpu_fallback: int = 0     # files no GPU decoder takes (CMYK, progressive ...), decoded on the CPU instead
     startup: dict = None      # on a worker's first batch: where its start-up went (data.WorkerClock)
@@ -79,17 +78,15 @@ class Laps:
 
 @dataclass
 class CpuFile:
-    """A file a gpu-path worker decodes on the CPU: no GPU decoder takes it (fallback), or its CPU share."""
+    """A file of a gpu-path worker's CPU share (--gpu-decode-share)."""
     slot: int
     path: str
     data: bytes
-    fallback: bool
 
 
 def collate_samples(samples) -> WorkerBatch:
-    """Samples are (kind, payload, label): kind "crop", "encoded" (payload: (path, bytes), for the
-    GPU decoder), "cpu-share" or "fallback" (payload: (path, bytes), for the worker's CPU; fallback:
-    no GPU decoder takes the file) or "bad" (payload: BadImage)."""
+    """Samples are (kind, payload, label): kind "crop", "encoded" (payload: a path, for the GPU
+    decoder), "cpu-share" (payload: (path, bytes), for the worker's CPU) or "bad" (payload: BadImage)."""
     batch = WorkerBatch()
     crops = []
     for slot, (kind, payload, label) in enumerate(samples):
@@ -97,13 +94,11 @@ def collate_samples(samples) -> WorkerBatch:
         if kind == "crop":
             crops.append(payload)
             batch.crop_slots.append(slot)
-        elif kind in ("cpu-share", "fallback"):
-            batch.cpu_files.append(CpuFile(slot, *payload, fallback=kind == "fallback"))
+        elif kind == "cpu-share":
+            batch.cpu_files.append(CpuFile(slot, *payload))
         elif kind == "encoded":
-            path, data = payload
-            batch.encoded_files.append(data)
+            batch.encoded_paths.append(payload)
             batch.encoded_slots.append(slot)
-            batch.encoded_paths.append(path)
         else:
             batch.bad.append(payload)
     if crops:

@@ -14,7 +14,6 @@ from torchvision import datasets
 from .batches import BadImage, collate_samples, decoded_on_gpu, read_encoded, undecodable
 from .errors import DEFAULT_DATA_PATH, UserError
 from .gpu_decode import GPU_DECODERS, DecodeOnDevice
-from .jpeg_info import jpeg_info
 from .preprocess import DECODE_ERRORS, Preprocess, crop_on_cpu
 from .worker_server import cuda_capable_workers
 
@@ -49,10 +48,10 @@ class ImageNetFolder(datasets.ImageFolder):
     A subset of classes (Imagenette, a few val classes) is then scored against the right logits.
     Each sample is tagged for the loader's collate function: a "crop" (decoded and transformed in
     the worker: PIL with the weights' transforms, or libjpeg-turbo to a uint8 crop); on the gpu
-    paths (decode: a name in GPU_DECODERS) the path and bytes of a file, "encoded" for the
-    worker's GPU decoder, "cpu-share" for its CPU threads (gpu_share < 1), or "fallback" when no
-    GPU decoder takes it; or a "bad" BadImage naming a file that could not be read, so that the
-    main process can name it instead of a worker dying.
+    paths (decode: a name in GPU_DECODERS) a file's path, "encoded" for the worker's GPU decoder
+    (gpu_decode.DecodeOnDevice reads it and its header), or its path and bytes, "cpu-share" for
+    the worker's CPU threads (gpu_share < 1); or a "bad" BadImage naming a file that could not be
+    read, so that the main process can name it instead of a worker dying.
     """
 
     def __init__(self, root, transform=None, decode: str = "pil", prep: Preprocess = None,
@@ -124,16 +123,15 @@ class ImageNetFolder(datasets.ImageFolder):
         try:
             if self.decode not in GPU_DECODERS:
                 return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
-            data = read_encoded(path)      # read here, off the main process
-            if not jpeg_info(data).gpu_decodable:
-                return "fallback", (path, data), target
-            return ("encoded" if decoded_on_gpu(index, self.gpu_share) else "cpu-share"), (path, data), target
+            if decoded_on_gpu(index, self.gpu_share):
+                return "encoded", path, target     # the worker's decoder reads it into its pinned buffer
+            return "cpu-share", (path, read_encoded(path)), target
         except DECODE_ERRORS as error:
             return "bad", BadImage.from_error(path, error), target
 
 
 class FetchedSamples(list):
-    fetch_s = 0.0     # reading the files (and on the gpu paths their headers)
+    fetch_s = 0.0     # reading the files (on the gpu paths, the CPU share's only)
 
 
 def _holds_class_folders(path: Path) -> bool:

@@ -22,7 +22,7 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
-import itertools
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -31,6 +31,7 @@ import torch
 from .batches import BadImage, Laps, WorkerBatch, collate_samples
 from .device import synchronize
 from .errors import UserError
+from .jpeg_info import jpeg_info
 from .preprocess import DECODE_ERRORS, RGB, Preprocess, crop_on_cpu, decode_jpeg
 from .resample import resize_crop_batch
 
@@ -165,28 +166,33 @@ class DecodeOnDevice:
         laps = Laps()
         batch = collate_samples(samples)
         # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
-        on_cpu = [(file.slot, file.path, file.fallback,
-                   self._crop_on_cpu(torch.frombuffer(bytearray(file.data), dtype=torch.uint8)))
-                  for file in batch.cpu_files]
+        on_cpu = [(file.slot, file.path, False, self._crop_on_cpu(torch.frombuffer(bytearray(file.data), dtype=torch.uint8)))
+                  for file in batch.cpu_files]      # (slot, path, no GPU decoder takes it, future crop)
         laps("collate")
         parts, slots = [], []
         if batch.crops is not None:
             parts.append(batch.crops.to(self.device, non_blocking=True))
             slots += batch.crop_slots
-        if batch.encoded_files:
-            files = self._staged(batch.encoded_files)
-            laps("stage")
-            images = self.decoder.decode(files)
+        if batch.encoded_paths:
+            to_gpu = []     # (slot, path, bytes) of the files a GPU decoder takes
+            for slot, path, data in zip(batch.encoded_slots, batch.encoded_paths, self._read(batch.encoded_paths)):
+                if isinstance(data, BadImage):
+                    batch.bad.append(data)
+                elif jpeg_info(memoryview(data.numpy())).gpu_decodable:
+                    to_gpu.append((slot, path, data))
+                else:       # CMYK, progressive, not a JPEG ...
+                    on_cpu.append((slot, path, True, self._crop_on_cpu(data)))
+            laps("read")
+            images = self.decoder.decode([data for _, _, data in to_gpu]) if to_gpu else []
             laps("decode")
-            decoded = [(slot, image) for slot, image in zip(batch.encoded_slots, images) if image is not None]
+            decoded = [(slot, image) for (slot, _, _), image in zip(to_gpu, images) if image is not None]
             if decoded:
                 parts.append(resize_crop_batch([image for _, image in decoded], self.prep))
                 slots += [slot for slot, _ in decoded]
             laps("resize")
             # refused after all: damaged, or a kind its header did not betray
             on_cpu += [(slot, path, True, self._crop_on_cpu(data.clone()))
-                       for slot, data, path, image in zip(batch.encoded_slots, files, batch.encoded_paths, images)
-                       if image is None]
+                       for (slot, path, data), image in zip(to_gpu, images) if image is None]
         cpu_crops = []
         for slot, path, fallback, crop in on_cpu:
             try:
@@ -199,7 +205,7 @@ class DecodeOnDevice:
         laps("cpu_wait")
         if cpu_crops:
             parts.append(torch.stack(cpu_crops).to(self.device, non_blocking=True))
-        batch.encoded_files, batch.encoded_slots, batch.encoded_paths = [], [], []
+        batch.encoded_slots, batch.encoded_paths = [], []
         batch.cpu_files = []
         if parts:
             crops = torch.cat(parts) if len(parts) > 1 else parts[0]
@@ -214,16 +220,31 @@ class DecodeOnDevice:
         batch.stage_s = laps.seconds
         return batch
 
-    def _staged(self, files: list) -> list:
-        """The files as uint8 views of one buffer the worker reuses, pinned on CUDA: one copy of
-        each file's bytes and no allocation per batch (the batch is complete before the next)."""
-        offsets = list(itertools.accumulate(map(len, files), initial=0))
-        if self._staging is None or self._staging.numel() < offsets[-1]:
-            self._staging = torch.empty(offsets[-1] * 5 // 4, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
-        view = memoryview(self._staging.numpy())
-        for data, start, end in zip(files, offsets, offsets[1:]):
-            view[start:end] = data
-        return list(torch.split(self._staging[:offsets[-1]], [len(data) for data in files]))
+    def _read(self, paths: list) -> list:
+        """Each file's bytes as a uint8 view of a buffer the worker reuses, pinned on CUDA, read
+        straight into it: one copy from the page cache and no allocation per batch (the batch is
+        complete before the next). A BadImage for a file that cannot be read or is empty."""
+        files, start = [], 0
+        for path in paths:
+            try:
+                with open(path, "rb", buffering=0) as file:
+                    size = os.fstat(file.fileno()).st_size
+                    if self._staging is None or start + size > self._staging.numel():
+                        # a bigger one; the views already taken keep the old one alive
+                        capacity = 0 if self._staging is None else self._staging.numel()
+                        self._staging, start = self._pinned(max(2 * capacity, 4 * size, 1 << 20)), 0
+                    length = file.readinto(memoryview(self._staging.numpy())[start:start + size])
+                if not length:
+                    raise OSError("empty file")
+            except OSError as error:
+                files.append(BadImage.from_error(path, error))
+                continue
+            files.append(self._staging[start:start + length])
+            start += length
+        return files
+
+    def _pinned(self, size: int) -> torch.Tensor:
+        return torch.empty(size, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
 
     def _crop_on_cpu(self, encoded: torch.Tensor) -> Future:
         """A future crop of one file's encoded bytes (uint8), from the worker's CPU threads."""

@@ -8,6 +8,7 @@ benchmarks/gpu_acceptance.py runs these after every command the README shows.
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -199,8 +200,8 @@ def test_engine_sampler_sees_kernels_and_jpeg_decoders(varied_jpegs):
     dataset = open_dataset(varied_jpegs, AlexNet_Weights.DEFAULT.transforms(), "nvjpeg")
     files = [dataset[i] for i in range(40)]
     decoder = NvjpegDecoder(CUDA)
-    encoded = [payload[1] for kind, payload, _ in files if kind == "encoded"]
-    encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in encoded]
+    encoded = [torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
+               for kind, path, _ in files if kind == "encoded"]
     decoding = busy_for(1.0, lambda: decoder.decode(encoded))
     if decoding["jpeg_decoder_busy_percent"] is not None:       # a GPU with hardware JPEG decoders
         assert decoding["jpeg_decoder_busy_percent"] > matmuls["jpeg_decoder_busy_percent"]

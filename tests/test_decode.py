@@ -188,12 +188,20 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     assert labels.tolist() == [dataset.samples[0][1]] * 3
 
 
-def test_a_workers_staged_files_read_back_exactly_as_its_buffer_grows_and_is_reused():
-    """A gpu-path worker copies each batch's files into one buffer it keeps: a larger batch grows
-    it, a smaller one reuses it, and every file's view holds that file's bytes and nothing else."""
-    stage = DecodeOnDevice("cpu", Preprocess(), "nvjpeg")._staged
+def test_a_workers_files_read_back_exactly_as_its_buffer_grows_and_is_reused(tmp_path):
+    """A gpu-path worker reads each batch's files into one buffer it keeps: a larger batch grows
+    it, a smaller one reuses it, every file's view holds that file's bytes and nothing else, and
+    an empty or missing file is a BadImage naming it."""
+    read = DecodeOnDevice("cpu", Preprocess(), "nvjpeg")._read
     generator = torch.Generator().manual_seed(0)
-    for sizes in ([5, 300, 17], [4000, 1, 90, 2], [3, 3], [6000, 6000]):
-        files = [bytes(torch.randint(0, 256, (size,), generator=generator, dtype=torch.uint8).tolist())
-                 for size in sizes]
-        assert [bytes(view.tolist()) for view in stage(files)] == files
+    for batch, sizes in enumerate(([5, 300, 17], [400_000, 1, 900_000, 2], [3, 3], [2_000_000, 6000])):
+        contents = [torch.randint(0, 256, (size,), generator=generator, dtype=torch.uint8).numpy().tobytes()
+                    for size in sizes]
+        paths = [tmp_path / f"{batch}_{index}" for index in range(len(sizes))]
+        for path, content in zip(paths, contents):
+            path.write_bytes(content)
+        assert [view.numpy().tobytes() for view in read([str(path) for path in paths])] == contents
+    (tmp_path / "empty").write_bytes(b"")
+    files = read([str(tmp_path / "empty"), str(tmp_path / "0_1"), str(tmp_path / "missing")])
+    assert [type(file).__name__ for file in files] == ["BadImage", "Tensor", "BadImage"]
+    assert (Path(files[0].path).name, files[0].reason) == ("empty", "empty file")
