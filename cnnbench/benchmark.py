@@ -244,9 +244,7 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "loader_capacity_images_per_second": (metrics.loader_capacity(raw["workers"], images,
                                                                       sum(raw["worker_stage_s"].values()))
                                               if measured_accuracy and raw["workers"] else None),
-        **{key: (raw["busy"][key] if measured_accuracy else None)
-           for key in ("cpu_busy_percent", "cpu_cores", "gpu_kernel_busy_percent", "jpeg_decoder_busy_percent",
-                       "nvml_readings")},
+        **{key: (raw["busy"][key] if measured_accuracy else None) for key in BusySampler.FIELDS},
     }
     cell.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
     return cell

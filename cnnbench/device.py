@@ -171,16 +171,17 @@ class BusySampler:
             return kernel, None
         return kernel, jpeg.value
 
+    FIELDS = ("cpu_busy_percent", "cpu_cores", "gpu_kernel_busy_percent", "jpeg_decoder_busy_percent",
+              "nvml_readings")
+
     def summary(self) -> dict:
-        """The cores' busy share, NVML's mean percentages over its readings, and how many there were."""
+        """FIELDS: the cores' busy share, NVML's mean percentages over its readings, and how many there were."""
         def mean(values):
             values = [value for value in values if value is not None]
             return round(sum(values) / len(values), 1) if values else None
-        return {"cpu_busy_percent": busy_percent(self._cores_before, self._cores_after),
-                "cpu_cores": len(self._cores_after) or None,
-                "gpu_kernel_busy_percent": mean(kernel for kernel, _ in self._readings),
-                "jpeg_decoder_busy_percent": mean(jpeg for _, jpeg in self._readings),
-                "nvml_readings": len(self._readings)}
+        return dict(zip(self.FIELDS, (busy_percent(self._cores_before, self._cores_after), len(self._cores_after) or None,
+                                      mean(kernel for kernel, _ in self._readings),
+                                      mean(jpeg for _, jpeg in self._readings), len(self._readings))))
 
 
 def _cpu_model() -> str:

@@ -66,6 +66,12 @@ if triton is not None:
     ROW_CONFIGS = [triton.Config({"BLOCK_OUT": o, "BLOCK_IN": k}, num_warps=w)
                    for o, k, w in ((4, 512, 4), (8, 512, 4), (4, 1024, 4), (8, 1024, 8), (16, 256, 4), (16, 512, 8))]
 
+    @triton.jit
+    def _weight_tile(w_ptr, row_start, row_ok, cols, in_features):
+        """A (rows, cols) tile of the weights, zero past the ends; read once per forward, so evicted first."""
+        return tl.load(w_ptr + row_start[:, None] + cols[None, :], mask=row_ok[:, None] & (cols < in_features)[None, :],
+                       other=0.0, eviction_policy="evict_first")
+
     @triton.autotune(configs=ROW_CONFIGS, key=["out_features", "in_features"])
     @triton.jit
     def _linear_row_kernel(x_ptr, w_ptr, b_ptr, y_ptr, out_features, in_features, RELU: tl.constexpr,
@@ -73,20 +79,15 @@ if triton is not None:
         rows = tl.program_id(0) * BLOCK_OUT + tl.arange(0, BLOCK_OUT)
         row_ok = rows < out_features
         row_start = rows.to(tl.int64) * in_features
-        cols = tl.arange(0, BLOCK_IN)
         # weights are read one tile ahead; the first tile before the wait: nothing running writes them
-        w = tl.load(w_ptr + row_start[:, None] + cols[None, :], mask=row_ok[:, None] & (cols < in_features)[None, :],
-                    other=0.0, eviction_policy="evict_first")
+        w = _weight_tile(w_ptr, row_start, row_ok, tl.arange(0, BLOCK_IN), in_features)
         if PDL:
             gdc_launch_dependents()   # the next layer's programs may start on their weights
             gdc_wait()                # the layer before has written x
         acc = tl.zeros((BLOCK_OUT, BLOCK_IN), dtype=tl.float32)
         for start in range(0, in_features, BLOCK_IN):
             cols = start + tl.arange(0, BLOCK_IN)
-            next_cols = cols + BLOCK_IN
-            w_next = tl.load(w_ptr + row_start[:, None] + next_cols[None, :],
-                             mask=row_ok[:, None] & (next_cols < in_features)[None, :], other=0.0,
-                             eviction_policy="evict_first")
+            w_next = _weight_tile(w_ptr, row_start, row_ok, cols + BLOCK_IN, in_features)
             x = tl.load(x_ptr + cols, mask=cols < in_features, other=0.0)
             acc += w.to(tl.float32) * x.to(tl.float32)[None, :]
             w = w_next
