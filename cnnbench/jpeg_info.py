@@ -1,10 +1,11 @@
-"""What a JPEG file is, read from its header alone: which decoder can take it, and its size.
+"""What a JPEG file is, read from its header and its last bytes: which decoder can take it, and its size.
 
 Batched GPU decoders (nvJPEG through torchvision, nvImageCodec's hardware engines) take baseline
 and extended sequential Huffman JPEGs with one (grey) or three (YCbCr) components of 8 bits. One
 file they cannot take (CMYK, progressive, arithmetic-coded, 12-bit, not a JPEG at all) makes
 torchvision's batched call fail for the whole batch, so such files are found here first and
-decoded on the CPU, one by one.
+decoded on the CPU, one by one. So are files cut short (no end-of-image marker near the end):
+nvJPEG decodes what is there and fills the rest, where PIL, the reference, refuses the file.
 """
 
 import struct
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 SEQUENTIAL_HUFFMAN = (0xC0, 0xC1)
 START_OF_FRAME = (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 STANDALONE_MARKERS = set(range(0xD0, 0xD8)) | {0x01, 0xD8}
+END_OF_IMAGE = b"\xff\xd9"     # cannot occur in entropy-coded data, where every 0xFF is followed by 0x00 or a restart
+TAIL = 1024   # bytes at the end searched for it: some writers pad or append data after it
 
 
 @dataclass(frozen=True)
@@ -24,15 +27,17 @@ class JpegInfo:
     width: int = 0
     components: int = 0
     bits: int = 0
+    complete: bool = False     # an end-of-image marker among the last TAIL bytes
 
     @property
     def gpu_decodable(self) -> bool:
-        """Baseline/extended 8-bit Huffman JPEG, grey or YCbCr: what batched GPU decoders take."""
-        return self.kind == "sequential" and self.bits == 8 and self.components in (1, 3)
+        """Whole baseline/extended 8-bit Huffman JPEG, grey or YCbCr: what batched GPU decoders take."""
+        return self.kind == "sequential" and self.bits == 8 and self.components in (1, 3) and self.complete
 
 
 def jpeg_info(data) -> JpegInfo:
-    """Walk the markers up to the first start-of-frame; never decodes image data."""
+    """Walk the markers up to the first start-of-frame, and look for the end in the last bytes;
+    never decodes image data."""
     data = memoryview(data)
     if len(data) < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return JpegInfo("not-jpeg")
@@ -54,7 +59,7 @@ def jpeg_info(data) -> JpegInfo:
             bits, height, width, components = struct.unpack_from(">BHHB", data, position + 4)
             kind = ("sequential" if marker in SEQUENTIAL_HUFFMAN else
                     "progressive" if marker == 0xC2 else "other-jpeg")
-            return JpegInfo(kind, height, width, components, bits)
+            return JpegInfo(kind, height, width, components, bits, END_OF_IMAGE in bytes(data[-TAIL:]))
         if marker == 0xDA:        # start of scan before any frame header: damaged
             break
         position += 2 + length

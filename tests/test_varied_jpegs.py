@@ -81,6 +81,10 @@ def test_headers_say_which_decoder_takes_a_file():
     Image.new("RGB", (4, 4)).save(png, "PNG")
     for data in (png.getvalue(), b"", b"\xff\xd8\xff", KINDS["small"]()[:20]):
         assert not jpeg_info(data).gpu_decodable
+    # cut short, nvJPEG would fill in what PIL refuses; padded after its end, it is whole
+    large = KINDS["large"]()
+    assert not jpeg_info(large[:len(large) // 2]).gpu_decodable and not jpeg_info(large[:-2]).gpu_decodable
+    assert jpeg_info(large + bytes(300)).gpu_decodable
 
 
 def test_mixed_sizes_resize_together_as_pil_does():
