@@ -44,7 +44,7 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def _warm_up_shapes(runner: Runner, batch_sizes, warmup: int, seed: int, progress: bool) -> None:
     for batch in sorted(set(batch_sizes), reverse=True):
-        runner.warm_up(synthetic_batch(batch, "cpu", seed=seed), warmup, progress=progress)
+        runner.warm_up(synthetic_batch(batch, runner.device, seed=seed), warmup, progress=progress)
 
 
 def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, warmup: int, feeder,
@@ -149,8 +149,8 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
     """Time `num_batches` forwards of one random batch kept on the device."""
     device = runner.device
     context = context or distributed.DistContext()
-    images = synthetic_batch(batch_size, "cpu", seed=seed)
-    _warm_up_shapes(runner, [batch_size], warmup, seed, progress)
+    images = synthetic_batch(batch_size, device, seed=seed)
+    runner.warm_up(images, warmup, progress=progress)
     runner.load(images)
     timer = RegionTimer(device)
     distributed.barrier(context, device)

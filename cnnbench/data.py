@@ -338,9 +338,10 @@ def default_workers(decode: str) -> int:
 
 
 def synthetic_batch(batch_size: int, device, dtype=torch.float32, seed: int = 0, size: int = 224):
-    """Random normal images (never zeros: they can run faster than real data)."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch_size, 3, size, size, generator=generator).to(device=device, dtype=dtype)
+    """Random normal images (never zeros: they can run faster than real data), made on the device that
+    uses them: a batch too big for it fails there at once, not after filling the host's memory."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return torch.randn(batch_size, 3, size, size, generator=generator, device=device, dtype=dtype)
 
 
 def input_batch(data: DataChoice, transforms, batch_size: int, seed: int) -> torch.Tensor:
