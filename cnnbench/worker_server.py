@@ -2,16 +2,21 @@
 script can start it before its own imports.
 
 A forked copy of a process that has initialised CUDA cannot use CUDA, so the workers of a GPU
-decoder come from a fork server: a fresh interpreter that imports torch and this package once
+decoder come from a fork server: a fresh interpreter that imports torch and torchvision once
 and forks each worker from there in milliseconds. Those imports take 8-11 s on an H200 machine;
 started first thing, they run beside the script's own imports instead of after them.
+
+The server does not import this package: it resolves imports against the directory the command
+ran from (multiprocessing passes it neither the script nor its sys.path), so another checkout's
+cnnbench there would be the one every worker ran. Each worker imports it from the script's own
+path, in milliseconds once torch is loaded.
 """
 
 import multiprocessing
 import os
 from multiprocessing import forkserver
 
-PRELOAD = ["__main__", "cnnbench.data"]
+PRELOAD = ["torch", "torchvision"]
 
 
 def cuda_capable_workers():

@@ -156,6 +156,40 @@ def test_the_worker_server_starts_before_torch_is_imported():
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
 
 
+WORKER_IMPORTS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from cnnbench.worker_server import cuda_capable_workers, start_worker_server
+
+
+def package_file(_):
+    import cnnbench.gpu_decode
+    return cnnbench.gpu_decode.__file__
+
+
+if __name__ == "__main__":
+    start_worker_server()
+    with cuda_capable_workers().Pool(1) as pool:
+        print(pool.map(package_file, [0])[0])
+"""
+
+
+def test_gpu_path_workers_run_this_package_from_a_directory_that_holds_another(tmp_path):
+    """The gpu paths' workers come from the fork server; run from a directory holding another
+    checkout's cnnbench, they must still run the script's own."""
+    decoy = tmp_path / "cnnbench"
+    decoy.mkdir()
+    for name in ("__init__.py", "data.py", "gpu_decode.py"):
+        (decoy / name).write_text("")
+    script = tmp_path / "scripts" / "workers.py"
+    script.parent.mkdir()
+    script.write_text(WORKER_IMPORTS)
+    done = subprocess.run([sys.executable, str(script), str(REPO_ROOT)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == REPO_ROOT / "cnnbench" / "gpu_decode.py"
+
+
 def test_gpu_split_batches_keep_their_order(jpegs):
     """The gpu path's worker side, run on the CPU: half the images arrive as bytes, half as crops."""
     transforms = AlexNet_Weights.DEFAULT.transforms()
