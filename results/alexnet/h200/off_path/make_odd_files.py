@@ -1,0 +1,31 @@
+import io, os, numpy as np
+from PIL import Image
+root = "probe/nasty/val/n01440764"; os.makedirs(root, exist_ok=True)
+root2 = "probe/nasty/val/n01443537"; os.makedirs(root2, exist_ok=True)
+rng = np.random.default_rng(0)
+def scene(w, h):
+    c = rng.uniform(0,255,(h//16+1,w//16+1,3)).astype(np.uint8)
+    return Image.fromarray(c).resize((w,h), Image.BICUBIC)
+im = scene(500,375)
+im.save(f"{root}/a_rgb.JPEG", quality=90)
+im.convert("RGBA").save(f"{root}/b_rgba.png")
+im.convert("P").save(f"{root}/c_palette.png")
+im.convert("L").save(f"{root}/d_gray.png")
+Image.fromarray((np.asarray(im.convert("L")).astype(np.uint16)*257)).save(f"{root}/e_gray16.png")
+scene(1,1).save(f"{root}/f_1x1.JPEG")
+scene(20,10).save(f"{root}/g_tiny.JPEG")
+scene(4000,3000).save(f"{root}/h_huge.JPEG", quality=85)
+ex = im.getexif(); ex[0x0112] = 6
+im.save(f"{root}/i_exif.JPEG", exif=ex)
+im.save(f"{root2}/j_webp.webp")
+im.save(f"{root2}/k_gif.gif")
+im.save(f"{root2}/l_bmp.bmp")
+im.save(f"{root2}/m_tiff.tif")
+im.convert("CMYK").save(f"{root2}/n_cmyk.JPEG")
+im.save(f"{root2}/o_prog.jpg", progressive=True)
+im.save(f"{root2}/p_jpeg_as_png.png", format="JPEG")
+im.convert("LA").save(f"{root2}/q_la.png")
+scene(3000, 40).save(f"{root2}/r_panorama.JPEG")
+im.save(f"{root2}/s_444.JPEG", subsampling=0, quality=95)
+im.convert("L").save(f"{root2}/t_gray.JPEG")
+im.convert("I;16").save(f"{root2}/u_i16.png") if False else None
