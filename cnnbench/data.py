@@ -182,9 +182,11 @@ def choose_data(data_path, synthetic: bool) -> DataChoice:
 
 
 def open_dataset(root: Path, transform, decode: str = "pil", gpu_share: float = GPU_SHARE) -> ImageNetFolder:
+    prep = Preprocess.from_transforms(transform)
+    if decode != "pil":
+        prep.check_fast_paths()
     try:
-        return ImageNetFolder(str(root), transform=transform, decode=decode,
-                              prep=Preprocess.from_transforms(transform), gpu_share=gpu_share)
+        return ImageNetFolder(str(root), transform=transform, decode=decode, prep=prep, gpu_share=gpu_share)
     except FileNotFoundError:
         raise UserError(f"{root}: class folders hold no images ({', '.join(IMAGE_EXTENSIONS[:3])} ...); "
                         f"./setup_imagenet.sh prepares the ImageNet val set")

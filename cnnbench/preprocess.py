@@ -15,6 +15,8 @@ import torch
 import torchvision.io as tvio
 import torchvision.transforms.functional as TF
 
+from .errors import UserError
+
 # torchvision 0.29 deprecates its image codecs in favour of TorchCodec; they still work, and this
 # project supports torchvision versions without TorchCodec, so the per-call warning is silenced.
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision")
@@ -36,6 +38,10 @@ def decode_jpeg(data, **kwargs):
     return _codec_decode_jpeg(data, **kwargs)
 
 
+# the resize filters of torchvision's classification weights (antialiased, as PIL's), and their PIL names
+RESIZE_FILTERS = {"bilinear": "BILINEAR", "bicubic": "BICUBIC"}
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """The eval transform's numbers, from the weights' transforms()."""
@@ -43,13 +49,22 @@ class Preprocess:
     crop_size: int = 224
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
+    interpolation: str = "bilinear"     # EfficientNet-B*, Swin-T and MaxViT use bicubic
+
+    def check_fast_paths(self) -> None:
+        """UserError unless the cpu and gpu decode paths reproduce this resize (RESIZE_FILTERS)."""
+        if self.interpolation not in RESIZE_FILTERS:
+            raise UserError(f"the weights' transforms resize with {self.interpolation}; the fast decode paths "
+                            f"reproduce {' and '.join(RESIZE_FILTERS)} only (use --decode pil)")
 
     @classmethod
     def from_transforms(cls, transforms) -> "Preprocess":
         def first(value):
             return value[0] if isinstance(value, (list, tuple)) else value
+        interpolation = getattr(getattr(transforms, "interpolation", None), "value", cls.interpolation)
         return cls(first(getattr(transforms, "resize_size", 256)), first(getattr(transforms, "crop_size", 224)),
-                   tuple(getattr(transforms, "mean", cls.mean)), tuple(getattr(transforms, "std", cls.std)))
+                   tuple(getattr(transforms, "mean", cls.mean)), tuple(getattr(transforms, "std", cls.std)),
+                   interpolation)
 
     def resized_size(self, height: int, width: int) -> tuple:
         """torchvision's resize of the short side to resize_size, long side truncated the same way."""
@@ -71,7 +86,7 @@ def resize_and_crop_on_cpu(image: torch.Tensor, prep: Preprocess) -> torch.Tenso
     """uint8 (3,H,W) -> uint8 (3,crop,crop), resampling only the kept region.
 
     Pillow's resize with a source box filters exactly as the full resize would (same scale, same
-    antialiased bilinear kernel) but computes only the crop's outputs. With libjpeg-turbo decoding,
+    antialiased filter) but computes only the crop's outputs. With libjpeg-turbo decoding,
     2.2 ms per 500x375 JPEG against 3.0 ms for tensor resize + crop and 3.3 ms for the PIL path
     (one core of the development machine).
     """
@@ -79,7 +94,8 @@ def resize_and_crop_on_cpu(image: torch.Tensor, prep: Preprocess) -> torch.Tenso
 
     height, width = image.shape[-2:]
     pil = Image.fromarray(image.permute(1, 2, 0).numpy())
-    crop = pil.resize((prep.crop_size, prep.crop_size), Image.BILINEAR, box=crop_box(height, width, prep))
+    crop = pil.resize((prep.crop_size, prep.crop_size), getattr(Image, RESIZE_FILTERS[prep.interpolation]),
+                      box=crop_box(height, width, prep))
     return TF.pil_to_tensor(crop)
 
 

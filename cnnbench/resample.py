@@ -1,14 +1,16 @@
 """Resize-then-centre-crop of many images of different sizes at once: batched matrix products, or two kernels.
 
-The weights' eval transform (resize the short side with antialiased bilinear, centre crop) keeps
-one box of each source image and resamples it to crop x crop pixels. Antialiased bilinear
-resampling is separable: out = Wy @ image @ Wx^T, where row j of Wy holds the triangle-filter
-taps of output row j (PIL's coefficients: support scaled with the downscale factor, normalized per
-output pixel). So images of any sizes are resized together: each image's window (the box plus the
-filter's reach) is copied into a zero-padded batch, per-image Wy and Wx are built on the device,
-and two batched products give every crop at once. Images are grouped by window size so that one
-large image does not pad the whole batch. fp16 operands (exact for 0..255, taps to 11 bits) and
-fp32 accumulation stay within one grey level of PIL, which rounds between its two passes.
+The weights' eval transform (resize the short side with antialiased bilinear or bicubic, centre
+crop) keeps one box of each source image and resamples it to crop x crop pixels. Antialiased
+resampling is separable: out = Wy @ image @ Wx^T, where row j of Wy holds the filter's taps of
+output row j (PIL's coefficients: triangle or cubic filter, support scaled with the downscale
+factor, normalized per output pixel; bicubic's negative lobes overshoot, and the first pass is
+clamped to 0..255 as PIL's is). So images of any sizes are resized together: each image's window
+(the box plus the filter's reach) is copied into a zero-padded batch, per-image Wy and Wx are
+built on the device, and two batched products give every crop at once. Images are grouped by
+window size so that one large image does not pad the whole batch. fp16 operands (exact for
+0..255, taps to 11 bits) and fp32 accumulation stay within one grey level of PIL's bilinear,
+which rounds between its two passes (bicubic: docs/data-pipeline.md).
 
 On CUDA with Triton the same taps drive two kernels instead (resize_crop_kernels): one filters
 each image's columns of interest down to crop rows, reading the decoded images where they lie
@@ -35,23 +37,38 @@ except ImportError:          # CPU-only builds of PyTorch ship without Triton
 WINDOW_ALIGN = 64      # windows are padded to multiples of this; images share a group per padded size
 
 
-def _support(box_start: float, box_end: float, crop: int) -> float:
-    return max((box_end - box_start) / crop, 1.0)      # bilinear support 1, widened when downscaling
+FILTER_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0}     # PIL's, in source pixels before widening
+BICUBIC_A = -0.5                                        # PIL's cubic filter
 
 
-def _window(size: int, box_start: float, box_end: float, crop: int) -> tuple:
+def _filter(distance: torch.Tensor, interpolation: str) -> torch.Tensor:
+    """PIL's filter at each distance (in filter units) from an output pixel's centre."""
+    distance = distance.abs()
+    if interpolation == "bilinear":
+        return (1 - distance).clamp(min=0)
+    near = ((BICUBIC_A + 2) * distance - (BICUBIC_A + 3)) * distance * distance + 1
+    far = (((distance - 5) * distance + 8) * distance - 4) * BICUBIC_A
+    return torch.where(distance < 1, near, torch.where(distance < 2, far, torch.zeros_like(distance)))
+
+
+def _support(box_start: float, box_end: float, crop: int, interpolation: str) -> float:
+    """The filter's reach in source pixels: widened by the downscale factor, as PIL's antialiasing does."""
+    return max((box_end - box_start) / crop, 1.0) * FILTER_SUPPORT[interpolation]
+
+
+def _window(size: int, box_start: float, box_end: float, crop: int, interpolation: str) -> tuple:
     """(first source pixel, pixel count) any output tap reads; one spare pixel each side."""
     scale = (box_end - box_start) / crop
-    support = _support(box_start, box_end, crop)
+    support = _support(box_start, box_end, crop, interpolation)
     first = max(math.floor(box_start + 0.5 * scale - support + 0.5) - 1, 0)
     last = min(math.floor(box_start + (crop - 0.5) * scale + support + 0.5) + 1, size)
     return first, last - first
 
 
-def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int) -> tuple:
+def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int, interpolation: str) -> tuple:
     """The nonzero taps of each image's resampling matrix along one axis: (weights, column in its
     window), each (distinct, crop, taps), once per distinct (size, box, window), and the index of
-    each image's taps in them. PIL's antialiased bilinear coefficients, computed on the CPU in
+    each image's taps in them. PIL's antialiased coefficients, computed on the CPU in
     float64 so that building the matrices on the device needs no synchronization; ImageNet's
     sizes repeat, and computing them per image cost 37 ms of a worker's time per batch of 256."""
     distinct = {}
@@ -62,13 +79,14 @@ def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int) -> tupl
     sizes, box_starts = torch.tensor(sizes, **f64), torch.tensor(box_starts, **f64)
     box_ends, window_starts = torch.tensor(box_ends, **f64), torch.tensor(window_starts, **f64)
     scale = (box_ends - box_starts) / crop
-    support = scale.clamp(min=1.0)
+    widening = scale.clamp(min=1.0)
+    support = widening * FILTER_SUPPORT[interpolation]
     centers = box_starts[:, None] + (torch.arange(crop, **f64) + 0.5) * scale[:, None]          # (n, crop)
     first = torch.floor(centers - support[:, None] + 0.5).clamp(min=0)
     end = torch.minimum(torch.floor(centers + support[:, None] + 0.5), sizes[:, None])
     count = int(math.ceil(2 * support.max().item())) + 2
     x = first[..., None] + torch.arange(count, **f64)                                          # (n, crop, count)
-    weights = (1 - ((x - centers[..., None] + 0.5) / support[:, None, None]).abs()).clamp(min=0)
+    weights = _filter((x - centers[..., None] + 0.5) / widening[:, None, None], interpolation)
     weights = torch.where(x < end[..., None], weights, torch.zeros_like(weights))
     weights = weights / weights.sum(dim=-1, keepdim=True)
     limit = torch.tensor(padded, **f64)[:, None, None] - 1
@@ -83,7 +101,8 @@ def _plans(images: list, prep: Preprocess) -> list:
         height, width = image.shape[-2:]
         left, top, right, bottom = crop_box(height, width, prep)
         y_box, x_box = (top, bottom), (left, right)
-        y_window, x_window = _window(height, *y_box, crop), _window(width, *x_box, crop)
+        y_window = _window(height, *y_box, crop, prep.interpolation)
+        x_window = _window(width, *x_box, crop, prep.interpolation)
         padded = tuple(-(-window[1] // WINDOW_ALIGN) * WINDOW_ALIGN for window in (y_window, x_window))
         plans.append((height, width, y_box, x_box, y_window, x_window, padded))
     return plans
@@ -151,10 +170,10 @@ def resize_crop_matmul(images: list, prep: Preprocess) -> torch.Tensor:
     chosen = [plans[i] for i in order]
     row_weights, row_columns, row_taps = _taps([p[0] for p in chosen], [p[2][0] for p in chosen],
                                                [p[2][1] for p in chosen], [p[4][0] for p in chosen],
-                                               [p[6][0] for p in chosen], crop)
+                                               [p[6][0] for p in chosen], crop, prep.interpolation)
     col_weights, col_columns, col_taps = _taps([p[1] for p in chosen], [p[3][0] for p in chosen],
                                                [p[3][1] for p in chosen], [p[5][0] for p in chosen],
-                                               [p[6][1] for p in chosen], crop)
+                                               [p[6][1] for p in chosen], crop, prep.interpolation)
     row_weights, row_columns, col_weights, col_columns = (
         t.to(device, non_blocking=True) for t in (row_weights[row_taps], row_columns[row_taps],
                                                    col_weights[col_taps], col_columns[col_taps]))
@@ -175,7 +194,7 @@ def resize_crop_matmul(images: list, prep: Preprocess) -> torch.Tensor:
             2, row_columns[start:stop], row_weights[start:stop])
         cols_matrix = torch.zeros(stop - start, crop, window_width, device=device).scatter_add_(
             2, col_columns[start:stop], col_weights[start:stop])
-        resized = torch.matmul(rows_matrix.to(dtype)[:, None], windows)                         # (m,3,crop,W)
+        resized = torch.matmul(rows_matrix.to(dtype)[:, None], windows).clamp_(0, 255)          # (m,3,crop,W)
         resized = torch.matmul(resized, cols_matrix.to(dtype).transpose(1, 2)[:, None])         # (m,3,crop,crop)
         resized_in_order[start:stop] = resized.float().round_().clamp_(0, 255)
         start = stop
@@ -193,17 +212,18 @@ def resize_crop_kernels(images: list, prep: Preprocess, block_y: int = 16, block
     """resize_crop_batch in two Triton kernels over every image at once, read in place.
 
     Rows first: for each image, channel and output row, the taps' source rows summed over the
-    x window (fp32, into one flat buffer of every image's crop x window rows); then columns: each
-    output pixel sums its taps along its row of that buffer, rounds and clamps to uint8.
+    x window (fp32, clamped to 0..255, into one flat buffer of every image's crop x window rows);
+    then columns: each output pixel sums its taps along its row of that buffer, rounds and clamps
+    to uint8.
     """
     device, crop, count = images[0].device, prep.crop_size, len(images)
     plans = _plans(images, prep)
     heights, widths = [p[0] for p in plans], [p[1] for p in plans]
     x_starts, x_widths = [p[5][0] for p in plans], [p[5][1] for p in plans]
     row_weights, row_index, row_taps = _taps(heights, [p[2][0] for p in plans], [p[2][1] for p in plans],
-                                             [0] * count, heights, crop)          # absolute source rows
+                                             [0] * count, heights, crop, prep.interpolation)   # absolute source rows
     col_weights, col_index, col_taps = _taps(widths, [p[3][0] for p in plans], [p[3][1] for p in plans],
-                                             x_starts, x_widths, crop)            # columns within the x window
+                                             x_starts, x_widths, crop, prep.interpolation)     # columns in the x window
     offsets = [0]
     for width in x_widths[:-1]:
         offsets.append(offsets[-1] + 3 * crop * width)
@@ -249,7 +269,7 @@ if triton is not None:
             pixels = tl.load(source + source_row[:, None] * row_stride, mask=y_ok[:, None] & x_ok[None, :], other=0)
             acc += weight[:, None] * pixels.to(tl.float32)
         out = rows + offset + (channel * crop + ys[:, None]).to(tl.int64) * x_width + xs[None, :]
-        tl.store(out, acc, mask=y_ok[:, None] & x_ok[None, :])
+        tl.store(out, tl.minimum(tl.maximum(acc, 0.0), 255.0), mask=y_ok[:, None] & x_ok[None, :])
 
     @triton.jit
     def _resize_cols_kernel(table, col_index, col_weights, taps, rows, out, crop,
