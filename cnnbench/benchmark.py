@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import distributed, metrics
 from .batches import DeviceFeeder, undecodable
+from .benchmark_report import workers_text
 from .data import (DataChoice, LoaderStart, choose_indices, default_workers, images_at, make_loader, open_dataset,
                    synthetic_batch)
 from .device import (BusySampler, empty_cache, environment, is_out_of_memory, peak_memory_mib, reset_peak_memory,
@@ -319,7 +320,7 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
                 f"followed (each image counts once), e.g. {dataset.skipped_links[0]}")
             data.info["skipped_directory_links"] = dataset.skipped_links
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
-            f"decoding: {decode}, {workers} workers{f', resize: {resize}' if resize else ''}")
+            f"decoding: {decode}, {workers_text(workers)}{f', resize: {resize}' if resize else ''}")
     say(f"Benchmarking {model} on {device} ({len(modes) * len(batch_sizes)} configuration(s))...")
     slow = low_precision_on_cpu(modes, device)
     if slow:

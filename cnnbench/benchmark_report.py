@@ -14,6 +14,10 @@ def _pct(value):
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
+def workers_text(count: int) -> str:
+    return f"{count} worker{'' if count == 1 else 's'}"
+
+
 def _num(value, spec=",.1f"):
     return "n/a" if value is None else format(value, spec)
 
@@ -29,7 +33,7 @@ def summary_text(result: dict) -> str:
         lines.append(f"Data: {info['root']} ({info['scored']})")
         fidelity = info.get("input_fidelity") or {}
         if fidelity.get("images"):
-            lines.append(f"Decoding: {info['decode']}, {info['workers']} workers; inputs vs PIL + the weights' "
+            lines.append(f"Decoding: {info['decode']}, {workers_text(info['workers'])}; inputs vs PIL + the weights' "
                          f"transforms over {fidelity['images']} of the run's images: mean "
                          f"{fidelity['mean_abs_grey_levels']:.2f}, max {fidelity['max_abs_grey_levels']:.0f} grey levels"
                          + (" (exact within one grey level)" if fidelity["within_one_grey_level"] else ""))
@@ -58,7 +62,7 @@ def summary_text(result: dict) -> str:
         if stages and m.get("loader_capacity_images_per_second"):
             lines.append(f"Loader workers' time per batch: {sum(stages.values()):.1f} ms ("
                          + ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages.items())
-                         + f"); {m['data_info']['workers']} workers at that pace deliver at most "
+                         + f"); {workers_text(m['data_info']['workers'])} at that pace could deliver at most "
                          f"{_num(m['loader_capacity_images_per_second'])} images/second")
         busy = []
         if m.get("cpu_busy_percent") is not None:
