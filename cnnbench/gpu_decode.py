@@ -178,7 +178,7 @@ class DecodeOnDevice:
             for slot, path, data in zip(batch.encoded_slots, batch.encoded_paths, self._read(batch.encoded_paths)):
                 if isinstance(data, BadImage):
                     batch.bad.append(data)
-                elif jpeg_info(memoryview(data.numpy())).gpu_decodable:
+                elif jpeg_info(data.numpy()).gpu_decodable:
                     to_gpu.append((slot, path, data))
                 else:       # CMYK, progressive, not a JPEG ...
                     on_cpu.append((slot, path, True, self._crop_on_cpu(data)))

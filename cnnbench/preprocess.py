@@ -38,8 +38,9 @@ def decode_jpeg(data, **kwargs):
     return _codec_decode_jpeg(data, **kwargs)
 
 
-# the resize filters of torchvision's classification weights (antialiased, as PIL's), and their PIL names
-RESIZE_FILTERS = {"bilinear": "BILINEAR", "bicubic": "BICUBIC"}
+# the resize filters of torchvision's classification weights (antialiased, as PIL's; PIL names them
+# in capitals), and each one's support in source pixels before the downscale widens it
+RESIZE_FILTERS = {"bilinear": 1.0, "bicubic": 2.0}
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def resize_and_crop_on_cpu(image: torch.Tensor, prep: Preprocess) -> torch.Tenso
 
     height, width = image.shape[-2:]
     pil = Image.fromarray(image.permute(1, 2, 0).numpy())
-    crop = pil.resize((prep.crop_size, prep.crop_size), getattr(Image, RESIZE_FILTERS[prep.interpolation]),
+    crop = pil.resize((prep.crop_size, prep.crop_size), getattr(Image, prep.interpolation.upper()),
                       box=crop_box(height, width, prep))
     return TF.pil_to_tensor(crop)
 

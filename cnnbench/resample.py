@@ -26,7 +26,7 @@ import math
 import torch
 
 from .device import is_out_of_memory
-from .preprocess import Preprocess, crop_box
+from .preprocess import RESIZE_FILTERS, Preprocess, crop_box
 
 try:
     import triton
@@ -37,8 +37,7 @@ except ImportError:          # CPU-only builds of PyTorch ship without Triton
 WINDOW_ALIGN = 64      # windows are padded to multiples of this; images share a group per padded size
 
 
-FILTER_SUPPORT = {"bilinear": 1.0, "bicubic": 2.0}     # PIL's, in source pixels before widening
-BICUBIC_A = -0.5                                        # PIL's cubic filter
+BICUBIC_A = -0.5      # PIL's cubic filter
 
 
 def _filter(distance: torch.Tensor, interpolation: str) -> torch.Tensor:
@@ -53,7 +52,7 @@ def _filter(distance: torch.Tensor, interpolation: str) -> torch.Tensor:
 
 def _support(box_start: float, box_end: float, crop: int, interpolation: str) -> float:
     """The filter's reach in source pixels: widened by the downscale factor, as PIL's antialiasing does."""
-    return max((box_end - box_start) / crop, 1.0) * FILTER_SUPPORT[interpolation]
+    return max((box_end - box_start) / crop, 1.0) * RESIZE_FILTERS[interpolation]
 
 
 def _window(size: int, box_start: float, box_end: float, crop: int, interpolation: str) -> tuple:
@@ -80,7 +79,7 @@ def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int, interpo
     box_ends, window_starts = torch.tensor(box_ends, **f64), torch.tensor(window_starts, **f64)
     scale = (box_ends - box_starts) / crop
     widening = scale.clamp(min=1.0)
-    support = widening * FILTER_SUPPORT[interpolation]
+    support = widening * RESIZE_FILTERS[interpolation]
     centers = box_starts[:, None] + (torch.arange(crop, **f64) + 0.5) * scale[:, None]          # (n, crop)
     first = torch.floor(centers - support[:, None] + 0.5).clamp(min=0)
     end = torch.minimum(torch.floor(centers + support[:, None] + 0.5), sizes[:, None])
