@@ -18,6 +18,7 @@ from cnnbench.cli import (add_model_arguments, config_of, entry_point, int_list,
                           single_precision)
 from cnnbench.data import choose_data  # noqa: E402
 from cnnbench.device import resolve_device  # noqa: E402
+from cnnbench.distributed import refuse_torchrun  # noqa: E402
 from cnnbench.errors import UserError  # noqa: E402
 from cnnbench.counters_run import run_counters  # noqa: E402
 from cnnbench.modes import Mode, check_mode  # noqa: E402
@@ -65,6 +66,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @entry_point
 def main(args) -> int:
+    refuse_torchrun("alexnet_ai.py")
     precision = args.dtype or single_precision(args)
     if not (args.measure or args.counters) and (args.data_path is not None or args.synthetic):
         raise UserError("--data-path and --synthetic choose the input that --measure or --counters runs; "

@@ -17,6 +17,7 @@ from cnnbench.cli import (add_model_arguments, config_of, entry_point, int_list,
                           single_precision)
 from cnnbench.data import choose_data  # noqa: E402
 from cnnbench.device import resolve_device  # noqa: E402
+from cnnbench.distributed import refuse_torchrun  # noqa: E402
 from cnnbench.modes import Mode, check_mode  # noqa: E402
 from cnnbench.profiler_run import run_profiler  # noqa: E402
 from cnnbench.results import RunFiles  # noqa: E402
@@ -43,6 +44,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @entry_point
 def main(args) -> int:
+    refuse_torchrun("alexnet_profiler.py")
     device = resolve_device(args.device)
     mode = Mode(single_precision(args), args.channels_last, rewrite=args.rewrite)
     check_mode(mode, device)

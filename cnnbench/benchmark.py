@@ -302,7 +302,7 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
         if not loaded.pretrained:
             say("NOTE: untrained weights: accuracy is that of an untrained model")
         decode = resolve_decode(decode, device)
-        workers = default_workers(decode) if workers is None else workers
+        workers = default_workers(decode, context.local_world_size) if workers is None else workers
         resize = resize_form(device) if decode in GPU_DECODERS else None
         dataset = open_dataset(data.root, loaded.transforms, decode, gpu_share=gpu_decode_share)
         feeder = DeviceFeeder(device, Preprocess.from_transforms(loaded.transforms), normalized_crops=decode == "pil")

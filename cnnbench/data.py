@@ -330,12 +330,13 @@ class WorkerClock:
 GPU_PATH_WORKERS = 8
 
 
-def default_workers(decode: str) -> int:
+def default_workers(decode: str, processes_on_machine: int = 1) -> int:
     """The original's 4 for the PIL path; every core but the main process's for the cpu path;
-    up to GPU_PATH_WORKERS for the gpu paths."""
+    up to GPU_PATH_WORKERS for the gpu paths. Under torchrun the machine's ranks share its cores."""
     if decode == "pil":
         return 4
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores //= processes_on_machine
     return max(min(cores - 1, cores if decode == "cpu" else GPU_PATH_WORKERS), 1)
 
 

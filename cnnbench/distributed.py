@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from .device import resolve_device
+from .errors import UserError
 
 
 @dataclass
@@ -19,6 +20,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1     # processes on this machine, which share its cores
     backend: str = None
 
     @property
@@ -36,6 +38,7 @@ def init_from_env(device_arg: str):
     if world_size <= 1:
         return DistContext(), resolve_device(device_arg)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
     wants_cuda = device_arg in ("auto", "cuda") and torch.cuda.is_available()
     if wants_cuda:
         torch.cuda.set_device(local_rank)
@@ -44,7 +47,16 @@ def init_from_env(device_arg: str):
         device, backend = resolve_device("cpu" if device_arg == "auto" else device_arg), "gloo"
     # A rank that dies is reported by torchrun, which stops the others; the timeout bounds a stuck peer.
     dist.init_process_group(backend=backend, timeout=timedelta(minutes=10))
-    return DistContext(rank, world_size, local_rank, backend), device
+    return DistContext(rank, world_size, local_rank, local_world_size, backend), device
+
+
+def refuse_torchrun(script: str) -> None:
+    """A script that measures one process on one device would, under torchrun, run once per rank on
+    the same device, each distorting the others' figures."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise UserError(f"{script} measures one process: run it with python, not torchrun "
+                        f"(WORLD_SIZE={world_size}); only alexnet_benchmark.py runs on several GPUs")
 
 
 def shard(indices: list, context: DistContext) -> list:

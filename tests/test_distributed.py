@@ -1,10 +1,12 @@
 """Several processes (torchrun, gloo on the CPU) score exactly the images one process scores."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
+from cnnbench.data import default_workers
 from cnnbench.errors import REPO_ROOT
 from cnnbench.distributed import DistContext, shard
 from conftest import WNIDS, make_image_folder, read_single_json
@@ -19,16 +21,32 @@ def test_shards_are_disjoint_and_cover_everything(world_size):
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
-def _run(tmp_path, data, weights, out, nproc):
+@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
+def test_ranks_on_one_machine_share_its_cores_between_their_workers(monkeypatch, decode):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    alone, shared = default_workers(decode), default_workers(decode, processes_on_machine=4)
+    assert (alone, shared) == ((15, 3) if decode == "cpu" else (8, 3))     # each rank: 4 cores, one its own
+
+
+@pytest.mark.parametrize("script", ["alexnet_profiler.py", "alexnet_ai.py"])
+def test_single_process_scripts_refuse_torchrun_in_one_line(script):
+    """Under torchrun every rank would measure on the same device at once."""
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "alexnet" / script), "--device", "cpu"],
+                            env={**os.environ, "WORLD_SIZE": "2"}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {script} measures one process") and "torchrun" in result.stderr
+
+
+def _run(tmp_path, data, weights, out, nproc, quiet=True):
     script = str(REPO_ROOT / "alexnet" / "alexnet_benchmark.py")
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                 "--standalone"] if nproc > 1 else [sys.executable]
     result = subprocess.run(launcher + [script, "--device", "cpu", "--data-path", str(data), "--weights", str(weights),
                                         "--batch-size", "2", "--num-batches", "0", "--workers", "0", "--warmup", "1",
-                                        "--quiet", "--output-dir", str(out)],
+                                        "--output-dir", str(out)] + ["--quiet"] * quiet,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return read_single_json(out), result.stdout
+    return read_single_json(out), result
 
 
 def test_two_gloo_processes_match_one_on_an_uneven_split(tmp_path, known_answer_weights):
@@ -36,13 +54,14 @@ def test_two_gloo_processes_match_one_on_an_uneven_split(tmp_path, known_answer_
     # 11 images: ranks get 6 and 5; 4 top-1 hits, 4 more in the top 5, 3 misses
     data = make_image_folder(tmp_path / "d", {WNIDS[ranking[0]]: 4, WNIDS[ranking[3]]: 4, WNIDS[10]: 3})
     single, _ = _run(tmp_path, data, weights, tmp_path / "one", 1)
-    double, stdout = _run(tmp_path, data, weights, tmp_path / "two", 2)
+    double, result = _run(tmp_path, data, weights, tmp_path / "two", 2, quiet=False)
     assert single["total_images"] == double["total_images"] == 11
     assert single["top1_accuracy"] == double["top1_accuracy"] == pytest.approx(4 / 11)
     assert single["top5_accuracy"] == double["top5_accuracy"] == pytest.approx(8 / 11)
     assert double["world_size"] == 2 and sorted(r["total_images"] for r in double["per_rank"]) == [5, 6]
     assert double["aggregate_images_per_second"] > 0
-    assert stdout.count("BENCHMARK RESULTS") == 1            # only rank 0 prints
+    assert result.stdout.count("BENCHMARK RESULTS") == 1     # only rank 0 prints
+    assert result.stderr.count("batches:   0%") == 1            # and shows progress
     assert len(list((tmp_path / "two").glob("*.json"))) == 1  # and writes
 
 
