@@ -252,23 +252,28 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
 
 
 def reduce_across_ranks(raw: dict, cell: dict, context, device) -> dict:
-    """Across torchrun ranks: exact image and hit counts, aggregate throughput over one wall-clock
-    window (the slowest rank's), model-only throughput summed over ranks."""
-    totals = distributed.all_sum([sum(raw["batch_images"]), sum(raw["batch_top1"]), sum(raw["batch_top5"])],
-                                 context, device)
-    windows = distributed.all_gather_object(raw["window_s"], context)
+    """Across torchrun ranks: exact image, hit, skipped and CPU-decoded counts; end-to-end and
+    aggregate throughput over one wall-clock window (the slowest rank's); model-only throughput
+    summed over ranks. The other figures stay rank 0's."""
+    counts = distributed.all_sum([sum(raw["batch_images"]), sum(raw["batch_top1"]), sum(raw["batch_top5"]),
+                                  len(raw["bad_images"]), raw.get("cpu_fallback_images") or 0], context, device)
+    images, top1_hits, top5_hits, skipped, cpu_fallback = (int(count) for count in counts)
+    window_s = max(distributed.all_gather_object(raw["window_s"], context))
     per_rank = distributed.all_gather_object(
         {key: cell[key] for key in ("total_images", "model_images_per_second",
                                     "end_to_end_images_per_second", "batch_time_ms_p50")}, context)
-    images = int(totals[0])
-    reduced = {"world_size": context.world_size, "aggregate_images_per_second": metrics.throughput(images, max(windows)),
+    reduced = {"world_size": context.world_size, "aggregate_images_per_second": metrics.throughput(images, window_s),
                "per_rank": per_rank}
     if context.active:
         model_rate = sum(r["model_images_per_second"] for r in per_rank)
-        reduced.update(total_images=images, model_images_per_second=model_rate, images_per_second=model_rate)
+        reduced.update(total_images=images, model_images_per_second=model_rate, images_per_second=model_rate,
+                       skipped_bad_images=skipped)
         if cell["top1_accuracy"] is not None:
-            top1 = metrics.accuracy(totals[1], images)
-            reduced.update(top1_accuracy=top1, top5_accuracy=metrics.accuracy(totals[2], images), avg_accuracy=top1)
+            top1 = metrics.accuracy(top1_hits, images)
+            reduced.update(top1_accuracy=top1, top5_accuracy=metrics.accuracy(top5_hits, images), avg_accuracy=top1)
+        if cell["end_to_end_images_per_second"] is not None:
+            reduced.update(end_to_end_images_per_second=reduced["aggregate_images_per_second"],
+                           end_to_end_time_s=window_s, cpu_fallback_images=cpu_fallback)
     return reduced
 
 

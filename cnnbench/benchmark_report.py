@@ -44,8 +44,10 @@ def summary_text(result: dict) -> str:
         f"Throughput (model only): {_num(m['model_images_per_second'])} images/second",
     ]
     if m["end_to_end_images_per_second"] is not None:
+        ranks = (f" on {m['world_size']} ranks (one wall-clock window); rank 0, whose loader the next lines describe, "
+                 f"was" if m["world_size"] > 1 else ";")
         lines.append(f"Throughput (end to end: loading + copy + model): {_num(m['end_to_end_images_per_second'])} "
-                     f"images/second; waiting for data {_pct(m['stall_fraction'])} of the time")
+                     f"images/second{ranks} waiting for data {_pct(m['stall_fraction'])} of the time")
         lines.append(f"Loader start-up (a warm-up batch per worker, beside the model's warm-up, not in the end-to-end "
                      f"figure): {m['startup_time_s']:.2f} s, of which the run waited {m['startup_wait_time_s']:.2f} s; "
                      f"the prepare threads waited for the workers {_pct(m['loader_wait_fraction'])} of the time")

@@ -37,13 +37,13 @@ def test_single_process_scripts_refuse_torchrun_in_one_line(script):
     assert result.stderr.startswith(f"error: {script} measures one process") and "torchrun" in result.stderr
 
 
-def _run(tmp_path, data, weights, out, nproc, quiet=True):
+def _run(tmp_path, data, weights, out, nproc, quiet=True, extra=()):
     script = str(REPO_ROOT / "alexnet" / "alexnet_benchmark.py")
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
                 "--standalone"] if nproc > 1 else [sys.executable]
     result = subprocess.run(launcher + [script, "--device", "cpu", "--data-path", str(data), "--weights", str(weights),
                                         "--batch-size", "2", "--num-batches", "0", "--workers", "0", "--warmup", "1",
-                                        "--output-dir", str(out)] + ["--quiet"] * quiet,
+                                        "--output-dir", str(out)] + ["--quiet"] * quiet + list(extra),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return read_single_json(out), result
@@ -63,6 +63,18 @@ def test_two_gloo_processes_match_one_on_an_uneven_split(tmp_path, known_answer_
     assert result.stdout.count("BENCHMARK RESULTS") == 1     # only rank 0 prints
     assert result.stderr.count("batches:   0%") == 1            # and shows progress
     assert len(list((tmp_path / "two").glob("*.json"))) == 1  # and writes
+
+
+def test_counts_and_end_to_end_figures_cover_every_rank(tmp_path, known_answer_weights):
+    weights, _ = known_answer_weights
+    data = make_image_folder(tmp_path / "d", {WNIDS[0]: 3, WNIDS[1]: 2})
+    for name in ("zy_broken.JPEG", "zz_broken.JPEG"):    # the last two of seven: one on each rank
+        (data / WNIDS[1] / name).write_bytes(b"not an image")
+    record, result = _run(tmp_path, data, weights, tmp_path / "two", 2, extra=["--skip-bad-images"])
+    assert record["skipped_bad_images"] == 2 and record["total_images"] == 5
+    # the end-to-end figure is every rank's images over one window, as the aggregate is, not rank 0's
+    assert record["end_to_end_images_per_second"] * record["end_to_end_time_s"] == pytest.approx(5)
+    assert "on 2 ranks (one wall-clock window)" in result.stdout
 
 
 def test_a_failing_rank_brings_the_run_down_with_its_message(tmp_path, known_answer_weights):
