@@ -26,7 +26,7 @@ def undecodable(bad: BadImage, hint: str = "") -> UserError:
 
 
 def read_encoded(path: str) -> bytes:
-    """A file's bytes for a GPU decoder, read in a loader worker; an empty file is an OSError."""
+    """A file's bytes, read in a loader worker; an empty file is an OSError."""
     with open(path, "rb") as file:
         data = file.read()
     if not data:

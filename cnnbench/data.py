@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torchvision.io as tvio
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
@@ -122,7 +121,8 @@ class ImageNetFolder(datasets.ImageFolder):
             return "crop", self.transform(image) if self.transform else image, target
         try:
             if self.decode not in GPU_DECODERS:
-                return "crop", crop_on_cpu(tvio.read_file(path), self.prep), target
+                encoded = torch.frombuffer(bytearray(read_encoded(path)), dtype=torch.uint8)
+                return "crop", crop_on_cpu(encoded, self.prep), target
             if decoded_on_gpu(index, self.gpu_share):
                 return "encoded", path, target     # the worker's decoder reads it into its pinned buffer
             return "cpu-share", (path, read_encoded(path)), target

@@ -222,6 +222,16 @@ def test_files_left_for_the_gpu_that_cannot_be_decoded_are_named(jpegs, tmp_path
     assert labels.tolist() == [dataset.samples[0][1]] * 3
 
 
+@pytest.mark.parametrize("decode, gpu_share", [("cpu", 1.0), ("nvjpeg", 0.0)])
+def test_an_empty_file_on_the_cpu_paths_is_named_with_a_plain_reason(jpegs, tmp_path, decode, gpu_share):
+    folder = tmp_path / "data" / next(p.name for p in jpegs.iterdir())
+    folder.mkdir(parents=True)
+    (folder / "empty.JPEG").write_bytes(b"")
+    dataset = open_dataset(tmp_path / "data", AlexNet_Weights.DEFAULT.transforms(), decode, gpu_share)
+    kind, bad, _ = dataset[0]
+    assert (kind, Path(bad.path).name, bad.reason) == ("bad", "empty.JPEG", "empty file")
+
+
 def test_a_workers_files_read_back_exactly_as_its_buffer_grows_and_is_reused(tmp_path):
     """A gpu-path worker reads each batch's files into one buffer it keeps: a larger batch grows
     it, a smaller one reuses it, every file's view holds that file's bytes and nothing else, and
