@@ -116,8 +116,8 @@ def main(args) -> int:
             data=data, num_batches=args.num_batches,
             images_to_score=args.num_batches * args.batch_size, warmup=args.warmup, workers=args.workers,
             decode=args.decode, gpu_decode_share=GPU_SHARE if args.gpu_decode_share is None else args.gpu_decode_share,
-            skip_bad_images=args.skip_bad_images, seed=args.seed, progress=not args.quiet and context.is_main, config=config_of(args),
-            context=context, say=say)
+            skip_bad_images=args.skip_bad_images, seed=args.seed, progress=not args.quiet and context.is_main,
+            config=config_of(args), context=context, say=say)
         if context.is_main:
             with files:
                 write_benchmark_files(outcome, files, say)

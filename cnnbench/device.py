@@ -1,5 +1,6 @@
 """Device choice, synchronization and the facts about the machine that every result records."""
 
+import contextlib
 import ctypes
 import os
 import platform
@@ -13,7 +14,8 @@ from .errors import UserError
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' picks cuda, else mps, else cpu; a named device that is not there is an error."""
+    """'auto' picks cuda, else mps, else cpu; a named device that is not there is an error. A CUDA
+    device becomes the process's current one."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -33,9 +35,16 @@ def resolve_device(name: str) -> torch.device:
         raise UserError("device mps: MPS is not available here (the CPU is: cpu)")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise UserError(f"unsupported device '{name}' (expected auto, cuda, cuda:N, mps or cpu)")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
+    if device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
+        torch.cuda.set_device(device)   # what uses the current device (Triton, pinned buffers) then uses this one
     return device
+
+
+def on_device(device: torch.device):
+    """A block in which `device` is the current CUDA device: Triton launches its kernels on the current
+    device, whatever device their tensors are on."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def hopper_or_later(device: torch.device) -> bool:

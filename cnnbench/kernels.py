@@ -23,7 +23,7 @@ F.linear form; the rewrite's run-time check covers both.
 import torch
 import torch.nn.functional as F
 
-from .device import hopper_or_later
+from .device import hopper_or_later, on_device
 
 try:
     import triton
@@ -112,7 +112,8 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: 
     grid = lambda meta: (triton.cdiv(out_features, meta["BLOCK_OUT"]),)   # noqa: E731
     if dependent_launch(x):
         fixed["launch_pdl"] = True
-    kernel[grid](x, weight, bias, y, out_features, in_features, RELU=relu, PDL="launch_pdl" in fixed, **fixed)
+    with on_device(x.device):
+        kernel[grid](x, weight, bias, y, out_features, in_features, RELU=relu, PDL="launch_pdl" in fixed, **fixed)
     return y
 
 

@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from .device import is_out_of_memory
+from .device import is_out_of_memory, on_device
 from .preprocess import RESIZE_FILTERS, Preprocess, crop_box
 
 try:
@@ -235,10 +235,11 @@ def resize_crop_kernels(images: list, prep: Preprocess, block_y: int = 16, block
     rows = torch.empty(offsets[-1] + 3 * crop * x_widths[-1], dtype=torch.float32, device=device)
     out = torch.empty(count, 3, crop, crop, dtype=torch.uint8, device=device)
     y_blocks = triton.cdiv(crop, block_y)
-    _resize_rows_kernel[(count, 3 * y_blocks, triton.cdiv(max(x_widths), block_x))](
-        table, row_index, row_weights, row_weights.shape[-1], rows, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
-    _resize_cols_kernel[(count, 3 * y_blocks, triton.cdiv(crop, block_x))](
-        table, col_index, col_weights, col_weights.shape[-1], rows, out, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
+    with on_device(device):
+        _resize_rows_kernel[(count, 3 * y_blocks, triton.cdiv(max(x_widths), block_x))](
+            table, row_index, row_weights, row_weights.shape[-1], rows, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
+        _resize_cols_kernel[(count, 3 * y_blocks, triton.cdiv(crop, block_x))](
+            table, col_index, col_weights, col_weights.shape[-1], rows, out, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
     return out
 
 

@@ -231,6 +231,26 @@ def test_resize_kernels_match_pil_on_cuda():
         assert (crop.int() - TF.pil_to_tensor(pil).int()).abs().max().item() <= 1
 
 
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_triton_kernels_run_on_the_gpu_of_their_tensors_not_the_current_one():
+    """Triton launches on the current device: with cuda:0 current, the resize and linear kernels given
+    tensors on cuda:1 must still compute there (a loader worker or rank of a second GPU)."""
+    second = torch.device("cuda", 1)
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=generator)
+              for h, w in ((375, 500), (500, 333))]
+    x, weight, bias = (torch.randn(*shape, generator=generator).half() for shape in ((1, 4096), (1000, 4096), (1000,)))
+    expected_crops = resize_crop_kernels([image.to(CUDA) for image in images], Preprocess()).cpu()
+    with torch.cuda.device(0):
+        crops = resize_crop_kernels([image.to(second) for image in images], Preprocess())
+        y = kernels.linear_row(x.to(second), weight.to(second), bias.to(second), relu=False)
+        torch.cuda.synchronize(second)
+    assert crops.device == second and torch.equal(crops.cpu(), expected_crops)
+    expected = torch.nn.functional.linear(x.double(), weight.double(), bias.double())
+    tolerance = expected.abs().max().item() * (torch.finfo(torch.float16).eps + 1e-5)
+    assert y.device == second and (y.cpu().double() - expected).abs().max().item() <= tolerance
+
+
 @pytest.mark.parametrize("name", gpu_decoders())
 def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, name):
     """Grey, CMYK, progressive and odd-sized files in one batch: CMYK and progressive go to the CPU."""
