@@ -151,8 +151,8 @@ class DecodeOnDevice:
         """The device's context, the decoder and the resize (its kernels' one trial,
         resample.kernels_unavailable), before the first batch: seconds each took."""
         started = time.perf_counter()
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)    # else the worker's pinned buffers make a context on GPU 0
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)    # else the worker's pinned buffers start a context on GPU 0
         torch.zeros(1, device=self.device)
         synchronize(self.device)
         context = time.perf_counter()
