@@ -1,5 +1,6 @@
 """What a loader worker hands the main process for one batch, and how it becomes model input."""
 
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -25,13 +26,15 @@ def undecodable(bad: BadImage, hint: str = "") -> UserError:
     return UserError(f"cannot decode image {bad.path} ({bad.reason}){hint}")
 
 
-def read_encoded(path: str) -> bytes:
-    """A file's bytes, read in a loader worker; an empty file is an OSError."""
-    with open(path, "rb") as file:
-        data = file.read()
-    if not data:
+def read_encoded(path: str) -> torch.Tensor:
+    """A file's bytes as uint8, read in a loader worker straight into the tensor's memory; an empty
+    file is an OSError."""
+    with open(path, "rb", buffering=0) as file:
+        data = bytearray(os.fstat(file.fileno()).st_size)
+        length = file.readinto(data)
+    if not length:
         raise OSError("empty file")
-    return data
+    return torch.frombuffer(data, dtype=torch.uint8)[:length]
 
 
 def decoded_on_gpu(index: int, gpu_share: float) -> bool:
@@ -81,7 +84,7 @@ class CpuFile:
     """A file of a gpu-path worker's CPU share (--gpu-decode-share)."""
     slot: int
     path: str
-    data: bytes
+    data: torch.Tensor    # its bytes, uint8
 
 
 def collate_samples(samples) -> WorkerBatch:

@@ -121,8 +121,7 @@ class ImageNetFolder(datasets.ImageFolder):
             return "crop", self.transform(image) if self.transform else image, target
         try:
             if self.decode not in GPU_DECODERS:
-                encoded = torch.frombuffer(bytearray(read_encoded(path)), dtype=torch.uint8)
-                return "crop", crop_on_cpu(encoded, self.prep), target
+                return "crop", crop_on_cpu(read_encoded(path), self.prep), target
             if decoded_on_gpu(index, self.gpu_share):
                 return "encoded", path, target     # the worker's decoder reads it into its pinned buffer
             return "cpu-share", (path, read_encoded(path)), target

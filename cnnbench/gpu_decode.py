@@ -168,7 +168,7 @@ class DecodeOnDevice:
         laps = Laps()
         batch = collate_samples(samples)
         # the CPU's files decode in threads (libjpeg-turbo and Pillow release the GIL) beside the GPU's
-        on_cpu = [(file.slot, file.path, False, self._crop_on_cpu(torch.frombuffer(bytearray(file.data), dtype=torch.uint8)))
+        on_cpu = [(file.slot, file.path, False, self._crop_on_cpu(file.data))
                   for file in batch.cpu_files]      # (slot, path, no GPU decoder takes it, future crop)
         laps("collate")
         parts, slots = [], []
