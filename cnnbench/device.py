@@ -15,13 +15,14 @@ from .errors import UserError
 
 def resolve_device(name: str) -> torch.device:
     """'auto' picks cuda, else mps, else cpu; a named device that is not there is an error. A CUDA
-    device becomes the process's current one."""
+    device gets its index (the current device's when none is named) and becomes the process's current one."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
-        return torch.device("cpu")
+        else:
+            return torch.device("cpu")
     try:
         device = torch.device(name)
     except RuntimeError:

@@ -21,7 +21,7 @@ from cnnbench import kernels
 from cnnbench.batches import DeviceFeeder, collate_samples
 from cnnbench.benchmark import evaluate
 from cnnbench.data import open_dataset
-from cnnbench.device import BusySampler
+from cnnbench.device import BusySampler, resolve_device
 from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
@@ -229,6 +229,13 @@ def test_resize_kernels_match_pil_on_cuda():
     for image, crop in zip(images, crops):
         pil = TF.center_crop(TF.resize(TF.to_pil_image(image), 256), 224)
         assert (crop.int() - TF.pil_to_tensor(pil).int()).abs().max().item() <= 1
+
+
+def test_auto_device_is_the_indexed_current_cuda_device():
+    """'auto' and 'cuda' name one device, with its index, and make it current: what asks for the current
+    device (Triton, a loader worker's pinned buffers) finds the run's."""
+    auto = resolve_device("auto")
+    assert auto == resolve_device("cuda") and auto.index == torch.cuda.current_device()
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
