@@ -326,6 +326,10 @@ def run_benchmark(*, model: str, weights: str, device, modes: list, batch_sizes:
             data.info["skipped_directory_links"] = dataset.skipped_links
         say(f"Loaded {len(dataset):,} images in {len(dataset.classes)} classes from {data.root}; {scope}; "
             f"decoding: {decode}, {workers_text(workers)}{f', resize: {resize}' if resize else ''}")
+        larger = [size for size in batch_sizes if size > len(indices)]
+        if larger:
+            say(f"NOTE: batch size {', '.join(f'{size:,}' for size in larger)} is more than the {len(indices):,} "
+                f"images to score: each such pass is one batch of {len(indices):,}")
     say(f"Benchmarking {model} on {device} ({len(modes) * len(batch_sizes)} configuration(s))...")
     slow = low_precision_on_cpu(modes, device)
     if slow:

@@ -80,6 +80,17 @@ def test_subset_size_is_reported(tmp_path, known_answer_weights):
     assert "random subset of 4 of 12 images" in result["data_info"]["scored"]
 
 
+def test_a_batch_larger_than_the_data_says_it_is_one_smaller_batch(tmp_path, capsys):
+    data = make_image_folder(tmp_path / "d", {WNIDS[0]: 2, WNIDS[1]: 1})
+    out = tmp_path / "out"
+    assert run_main("--data-path", data, "--weights", "none", "--batch-size", 8, "--num-batches", 0,
+                    "--output-dir", out, *CPU_FAST, *ONE_PROCESS) == 0
+    assert "NOTE: batch size 8 is more than the 3 images to score: each such pass is one batch of 3" in \
+        capsys.readouterr().out
+    result = read_single_json(out)
+    assert result["total_images"] == 3 and len(result["batch_times_ms"]) == 1
+
+
 def test_empty_default_path_falls_back_to_synthetic(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cnnbench.data, "DEFAULT_DATA_PATH", tmp_path / "nothing_here")
     out = tmp_path / "out"
