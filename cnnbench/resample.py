@@ -12,15 +12,18 @@ window size so that one large image does not pad the whole batch. fp16 operands 
 0..255, taps to 11 bits) and fp32 accumulation stay within one grey level of PIL's bilinear,
 which rounds between its two passes (bicubic: docs/data-pipeline.md).
 
-On CUDA with Triton the same taps drive two kernels instead (resize_crop_kernels): one filters
+On CUDA with Triton two kernels do the same sums instead (resize_crop_kernels): one filters
 each image's columns of interest down to crop rows, reading the decoded images where they lie
-(a table of their addresses and strides), the other filters those rows to crop columns. The
-matrix form spends Python time per image (a window copy each, a handful of launches per size
-group); the kernels take one launch each per batch whatever the sizes. On an H200 one thread
+(a table of their addresses, strides, boxes and scales), the other filters those rows to crop
+columns. Each computes its outputs' taps itself, with _taps's float64 arithmetic, so the host
+spends nothing per image size. The matrix form spends Python time per image (a window copy
+each, a handful of launches per size group); the kernels take one launch each per batch
+whatever the sizes. On an H200 one thread
 resized varied ImageNet-like batches at 73k images/s with the kernels and 17.7k with the matrix
 form (docs/results-h200.md).
 """
 
+import functools
 import math
 
 import torch
@@ -95,16 +98,20 @@ def _taps(sizes, box_starts, box_ends, window_starts, padded, crop: int, interpo
 
 def _plans(images: list, prep: Preprocess) -> list:
     """Per image: (height, width, y box, x box, y window, x window, window padded to WINDOW_ALIGN)."""
-    crop, plans = prep.crop_size, []
-    for image in images:
-        height, width = image.shape[-2:]
-        left, top, right, bottom = crop_box(height, width, prep)
-        y_box, x_box = (top, bottom), (left, right)
-        y_window = _window(height, *y_box, crop, prep.interpolation)
-        x_window = _window(width, *x_box, crop, prep.interpolation)
-        padded = tuple(-(-window[1] // WINDOW_ALIGN) * WINDOW_ALIGN for window in (y_window, x_window))
-        plans.append((height, width, y_box, x_box, y_window, x_window, padded))
-    return plans
+    return [_plan(*image.shape[-2:], prep) for image in images]
+
+
+@functools.lru_cache(maxsize=65536)
+def _plan(height: int, width: int, prep: Preprocess) -> tuple:
+    """One size's plan, kept: ImageNet's sizes repeat, and planning every image cost a loader
+    worker about 3 ms per batch of 256."""
+    crop = prep.crop_size
+    left, top, right, bottom = crop_box(height, width, prep)
+    y_box, x_box = (top, bottom), (left, right)
+    y_window = _window(height, *y_box, crop, prep.interpolation)
+    x_window = _window(width, *x_box, crop, prep.interpolation)
+    padded = tuple(-(-window[1] // WINDOW_ALIGN) * WINDOW_ALIGN for window in (y_window, x_window))
+    return height, width, y_box, x_box, y_window, x_window, padded
 
 
 def resize_crop_batch(images: list, prep: Preprocess) -> torch.Tensor:
@@ -213,82 +220,110 @@ def resize_crop_kernels(images: list, prep: Preprocess, block_y: int = 16, block
     Rows first: for each image, channel and output row, the taps' source rows summed over the
     x window (fp32, clamped to 0..255, into one flat buffer of every image's crop x window rows);
     then columns: each output pixel sums its taps along its row of that buffer, rounds and clamps
-    to uint8.
+    to uint8. The kernels compute each output's taps themselves, in float64 as _taps does, from
+    the image's box and scale: the host builds one table row per image and nothing per size.
     """
     device, crop, count = images[0].device, prep.crop_size, len(images)
     plans = _plans(images, prep)
-    heights, widths = [p[0] for p in plans], [p[1] for p in plans]
-    x_starts, x_widths = [p[5][0] for p in plans], [p[5][1] for p in plans]
-    row_weights, row_index, row_taps = _taps(heights, [p[2][0] for p in plans], [p[2][1] for p in plans],
-                                             [0] * count, heights, crop, prep.interpolation)   # absolute source rows
-    col_weights, col_index, col_taps = _taps(widths, [p[3][0] for p in plans], [p[3][1] for p in plans],
-                                             x_starts, x_widths, crop, prep.interpolation)     # columns in the x window
+    x_widths = [p[5][1] for p in plans]
     offsets = [0]
     for width in x_widths[:-1]:
         offsets.append(offsets[-1] + 3 * crop * width)
-    table = torch.tensor([[image.data_ptr(), *image.stride()[-3:], x_start, x_width, offset, row, col]
-                          for image, x_start, x_width, offset, row, col
-                          in zip(images, x_starts, x_widths, offsets, row_taps.tolist(), col_taps.tolist())],
-                         dtype=torch.int64)
-    table, row_weights, col_weights, row_index, col_index = (
-        _to_device(t, device) for t in (table, row_weights, col_weights, row_index.int(), col_index.int()))
+    whole = [[image.data_ptr(), *image.stride()[-3:], x_start, x_width, offset, height, width]
+             for image, (height, width, _, _, _, (x_start, x_width), _), offset in zip(images, plans, offsets)]
+    boxes = [[y_box[0], (y_box[1] - y_box[0]) / crop, x_box[0], (x_box[1] - x_box[0]) / crop]
+             for _, _, y_box, x_box, _, _, _ in plans]
+    table = torch.cat([torch.tensor(whole, dtype=torch.int64),
+                       torch.tensor(boxes, dtype=torch.float64).view(torch.int64)], dim=1)
+    table = _to_device(table, device)
     rows = torch.empty(offsets[-1] + 3 * crop * x_widths[-1], dtype=torch.float32, device=device)
     out = torch.empty(count, 3, crop, crop, dtype=torch.uint8, device=device)
     y_blocks = triton.cdiv(crop, block_y)
+    bicubic = prep.interpolation == "bicubic"
     with on_device(device):
         _resize_rows_kernel[(count, 3 * y_blocks, triton.cdiv(max(x_widths), block_x))](
-            table, row_index, row_weights, row_weights.shape[-1], rows, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
+            table, rows, crop, BICUBIC=bicubic, BLOCK_Y=block_y, BLOCK_X=block_x)
         _resize_cols_kernel[(count, 3 * y_blocks, triton.cdiv(crop, block_x))](
-            table, col_index, col_weights, col_weights.shape[-1], rows, out, crop, BLOCK_Y=block_y, BLOCK_X=block_x)
+            table, rows, out, crop, BICUBIC=bicubic, BLOCK_Y=block_y, BLOCK_X=block_x)
     return out
 
 
 if triton is not None:
     # table columns: image address, channel/row/column strides (elements), x window start and
-    # width, offset of the image's rows in the flat buffer, its row taps and column taps (_taps)
-    TABLE_WIDTH = tl.constexpr(9)
+    # width, offset of the image's rows in the flat buffer, height, width; then the bits of four
+    # float64: y box start, y scale, x box start, x scale (source pixels per output pixel)
+    TABLE_WIDTH = tl.constexpr(13)
 
     @triton.jit
-    def _resize_rows_kernel(table, row_index, row_weights, taps, rows, crop,
-                            BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    def _pil_filter(distance, BICUBIC: tl.constexpr):
+        """_filter: PIL's triangle or cubic (a = -0.5) filter, float64."""
+        distance = tl.abs(distance)
+        if BICUBIC:
+            near = ((1.5 * distance - 2.5) * distance) * distance + 1.0
+            far = (((distance - 5.0) * distance + 8.0) * distance - 4.0) * -0.5
+            return tl.where(distance < 1.0, near, tl.where(distance < 2.0, far, 0.0))
+        return tl.maximum(1.0 - distance, 0.0)
+
+    @triton.jit
+    def _taps_of(outputs, box_start, scale, size, BICUBIC: tl.constexpr):
+        """_compute_taps for these output positions of one image's axis: their centres, the first
+        source pixel, the end, the widening, the taps' count, and the weights' sum."""
+        centers = box_start + (outputs.to(tl.float64) + 0.5) * scale
+        widening = tl.maximum(scale, 1.0)
+        support = widening * (2.0 if BICUBIC else 1.0)
+        first = tl.maximum(tl.floor(centers - support + 0.5), 0.0)
+        end = tl.minimum(tl.floor(centers + support + 0.5), size.to(tl.float64))
+        count = tl.ceil(2.0 * support).to(tl.int32) + 2
+        total = tl.zeros_like(centers)
+        for tap in range(count):
+            x = first + tap
+            total += tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0)
+        return centers, first, end, widening, count, total
+
+    @triton.jit
+    def _resize_rows_kernel(table, rows, crop, BICUBIC: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
         image, program_y = tl.program_id(0), tl.program_id(1)
         y_blocks = tl.cdiv(crop, BLOCK_Y)
         channel, ys = program_y // y_blocks, (program_y % y_blocks) * BLOCK_Y + tl.arange(0, BLOCK_Y)
         entry = table + image * TABLE_WIDTH
         base = tl.load(entry).to(tl.pointer_type(tl.uint8))
         channel_stride, row_stride, col_stride = tl.load(entry + 1), tl.load(entry + 2), tl.load(entry + 3)
-        x_start, x_width, offset = tl.load(entry + 4), tl.load(entry + 5), tl.load(entry + 6)
+        x_start, x_width, offset, height = tl.load(entry + 4), tl.load(entry + 5), tl.load(entry + 6), tl.load(entry + 7)
+        box_start, scale = tl.load(entry + 9).to(tl.float64, bitcast=True), tl.load(entry + 10).to(tl.float64, bitcast=True)
         xs = tl.program_id(2) * BLOCK_X + tl.arange(0, BLOCK_X)
         y_ok, x_ok = ys < crop, xs < x_width
-        tap_base = (tl.load(entry + 7) * crop + ys) * taps
+        centers, first, end, widening, count, total = _taps_of(ys, box_start, scale, height, BICUBIC)
         source = base + channel * channel_stride + (x_start + xs)[None, :] * col_stride
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
-        for tap in range(taps):
-            source_row = tl.load(row_index + tap_base + tap, mask=y_ok, other=0).to(tl.int64)
-            weight = tl.load(row_weights + tap_base + tap, mask=y_ok, other=0.0)
+        for tap in range(count):
+            x = first + tap
+            weight = tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0) / total
+            source_row = tl.minimum(x.to(tl.int64), height - 1)
             pixels = tl.load(source + source_row[:, None] * row_stride, mask=y_ok[:, None] & x_ok[None, :], other=0)
-            acc += weight[:, None] * pixels.to(tl.float32)
+            acc += weight.to(tl.float32)[:, None] * pixels.to(tl.float32)
         out = rows + offset + (channel * crop + ys[:, None]).to(tl.int64) * x_width + xs[None, :]
         tl.store(out, tl.minimum(tl.maximum(acc, 0.0), 255.0), mask=y_ok[:, None] & x_ok[None, :])
 
     @triton.jit
-    def _resize_cols_kernel(table, col_index, col_weights, taps, rows, out, crop,
-                            BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    def _resize_cols_kernel(table, rows, out, crop, BICUBIC: tl.constexpr, BLOCK_Y: tl.constexpr,
+                            BLOCK_X: tl.constexpr):
         image, program_y = tl.program_id(0), tl.program_id(1)
         y_blocks = tl.cdiv(crop, BLOCK_Y)
         channel, ys = program_y // y_blocks, (program_y % y_blocks) * BLOCK_Y + tl.arange(0, BLOCK_Y)
         entry = table + image * TABLE_WIDTH
-        x_width, offset = tl.load(entry + 5), tl.load(entry + 6)
+        x_start, x_width, offset, width = tl.load(entry + 4), tl.load(entry + 5), tl.load(entry + 6), tl.load(entry + 8)
+        box_start, scale = tl.load(entry + 11).to(tl.float64, bitcast=True), tl.load(entry + 12).to(tl.float64, bitcast=True)
         xs = tl.program_id(2) * BLOCK_X + tl.arange(0, BLOCK_X)
         y_ok, x_ok = ys < crop, xs < crop
-        tap_base = (tl.load(entry + 8) * crop + xs) * taps
+        centers, first, end, widening, count, total = _taps_of(xs, box_start, scale, width, BICUBIC)
         row_start = rows + offset + (channel * crop + ys[:, None]).to(tl.int64) * x_width
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
-        for tap in range(taps):
-            column = tl.load(col_index + tap_base + tap, mask=x_ok, other=0)
-            weight = tl.load(col_weights + tap_base + tap, mask=x_ok, other=0.0)
+        for tap in range(count):
+            x = first + tap
+            weight = tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0) / total
+            column = tl.minimum(tl.maximum(x.to(tl.int64) - x_start, 0), x_width - 1)      # in the x window
             values = tl.load(row_start + column[None, :], mask=y_ok[:, None] & x_ok[None, :], other=0.0)
-            acc += weight[None, :] * values
+            acc += weight.to(tl.float32)[None, :] * values
         grey = tl.minimum(tl.maximum(tl.floor(acc + 0.5), 0.0), 255.0)
         target = out + ((image * 3 + channel) * crop + ys[:, None]).to(tl.int64) * crop + xs[None, :]
         tl.store(target, grey.to(tl.uint8), mask=y_ok[:, None] & x_ok[None, :])
