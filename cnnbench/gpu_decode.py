@@ -134,6 +134,7 @@ class DecodeOnDevice:
     def __init__(self, device, prep: Preprocess, decoder: str):
         self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
         self._decoder = self._cpu_threads = self._staging = None   # made in the worker: none crosses processes
+        self._last_batch_done = None
 
     @property
     def cpu_threads(self) -> ThreadPoolExecutor:
@@ -185,6 +186,11 @@ class DecodeOnDevice:
                 else:       # CMYK, progressive, not a JPEG ...
                     on_cpu.append((slot, path, True, self._crop_on_cpu(data)))
             laps("read")
+            if self._last_batch_done is not None:
+                # torchvision's nvJPEG writes on a stream of its own, into memory the last batch's resize
+                # may still be reading; by now it seldom is
+                self._last_batch_done.synchronize()
+            laps("device_wait")
             images = self.decoder.decode([data for _, _, data in to_gpu]) if to_gpu else []
             laps("decode")
             decoded = [(slot, image) for (slot, _, _), image in zip(to_gpu, images) if image is not None]
@@ -216,9 +222,9 @@ class DecodeOnDevice:
                 crops = crops[torch.tensor(order).to(self.device, non_blocking=True)]
             batch.crops, batch.crop_slots = crops, [slots[i] for i in order]
         laps("assemble")
-        if self.device.type == "cuda":
-            torch.cuda.current_stream(self.device).synchronize()   # complete before another process reads it
-        laps("device_wait")
+        if self.device.type == "cuda":     # the main process's stream waits for the batch through the CUDA IPC event
+            self._last_batch_done = torch.cuda.Event()
+            self._last_batch_done.record(torch.cuda.current_stream(self.device))
         batch.stage_s = laps.seconds
         return batch
 
