@@ -22,13 +22,12 @@ Two GPU decoders, in the order "gpu" tries them:
   slower and its 8 workers started in 10-11 s against nvJPEG's 4-6 s (docs/results-h200.md).
 """
 
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
-from .batches import BadImage, Laps, WorkerBatch, collate_samples
+from .batches import BadImage, Laps, WorkerBatch, collate_samples, read_encoded
 from .device import synchronize
 from .errors import UserError
 from .jpeg_info import jpeg_info
@@ -134,7 +133,7 @@ class DecodeOnDevice:
     def __init__(self, device, prep: Preprocess, decoder: str):
         self.device, self.prep, self.decoder_name = torch.device(device), prep, decoder
         self._decoder = self._cpu_threads = self._staging = None   # made in the worker: none crosses processes
-        self._last_batch_done = None
+        self._staged, self._last_batch_done = 0, None
 
     @property
     def cpu_threads(self) -> ThreadPoolExecutor:
@@ -232,27 +231,25 @@ class DecodeOnDevice:
         """Each file's bytes as a uint8 view of a buffer the worker reuses, pinned on CUDA, read
         straight into it: one copy from the page cache and no allocation per batch (the batch is
         complete before the next). A BadImage for a file that cannot be read or is empty."""
-        files, start = [], 0
+        self._staged = 0
+        files = []
         for path in paths:
             try:
-                with open(path, "rb", buffering=0) as file:
-                    size = os.fstat(file.fileno()).st_size
-                    if self._staging is None or start + size > self._staging.numel():
-                        # a bigger one; the views already taken keep the old one alive
-                        capacity = 0 if self._staging is None else self._staging.numel()
-                        self._staging, start = self._pinned(max(2 * capacity, 4 * size, 1 << 20)), 0
-                    length = file.readinto(memoryview(self._staging.numpy())[start:start + size])
-                if not length:
-                    raise OSError("empty file")
+                files.append(read_encoded(path, self._stage))
             except OSError as error:
                 files.append(BadImage.from_error(path, error))
-                continue
-            files.append(self._staging[start:start + length])
-            start += length
         return files
 
-    def _pinned(self, size: int) -> torch.Tensor:
-        return torch.empty(size, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+    def _stage(self, size: int) -> torch.Tensor:
+        """The next `size` bytes of the staging buffer; a bigger buffer when they do not fit (the
+        views already taken keep the old one alive)."""
+        if self._staging is None or self._staged + size > self._staging.numel():
+            capacity = 0 if self._staging is None else self._staging.numel()
+            self._staging = torch.empty(max(2 * capacity, 4 * size, 1 << 20), dtype=torch.uint8,
+                                        pin_memory=self.device.type == "cuda")
+            self._staged = 0
+        self._staged += size
+        return self._staging[self._staged - size:self._staged]
 
     def _crop_on_cpu(self, encoded: torch.Tensor) -> Future:
         """A future crop of one file's encoded bytes (uint8), from the worker's CPU threads."""
