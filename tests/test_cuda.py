@@ -275,6 +275,22 @@ def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, name):
 
 
 @pytest.mark.parametrize("name", gpu_decoders())
+def test_gpu_worker_batches_back_to_back_keep_their_crops(varied_jpegs, name):
+    """A worker does not wait for its batch's resize: the next batch's decode must not overwrite what it reads."""
+    transforms = AlexNet_Weights.DEFAULT.transforms()
+    prep = Preprocess.from_transforms(transforms)
+    pil = open_dataset(varied_jpegs, transforms, "pil")
+    reference = collate_samples([pil[i] for i in range(len(pil))]).crops.to(CUDA)
+    samples = open_dataset(varied_jpegs, transforms, name)
+    worker, half = DecodeOnDevice(CUDA, prep, name), len(pil) // 2
+    batches = [worker([samples[i] for i in indices]) for indices in (range(half), range(half, len(pil)))]
+    feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
+    images = torch.cat([feeder(batch)[0] for batch in batches])
+    difference = ((images - reference) * feeder.std).abs()        # grey levels
+    assert images.shape == (len(pil), 3, 224, 224) and difference.mean(dim=(1, 2, 3)).max().item() < 6  # per image
+
+
+@pytest.mark.parametrize("name", gpu_decoders())
 def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, name):
     transforms = AlexNet_Weights.DEFAULT.transforms()
     dataset = open_dataset(varied_jpegs, transforms, name)
