@@ -61,14 +61,16 @@ def evaluate(runner: Runner, dataset, indices, batch_size: int, workers: int, wa
     (starting the worker and, on the gpu path, its CUDA context and decoder), beside the model's
     warm-up; its time is kept apart as startup_s, and the part the run waited for as startup_wait_s.
     Over the timed pass it records how busy the cores were, and (NVML) the GPU's kernels and JPEG
-    decoders (device.BusySampler).
+    decoders (device.BusySampler). Batches are scored as they come; keep_logits also returns the
+    logits, in the order of `indices` (its loader then keeps batch order).
     """
     device = runner.device
     context = context or distributed.DistContext()
     shapes = {batch_size} if len(indices) >= batch_size else set()
     if len(indices) % batch_size:
         shapes.add(len(indices) % batch_size)
-    loader = make_loader(dataset, indices, batch_size, workers, device)
+    # kept logits line up with indices only when batches come back in order
+    loader = make_loader(dataset, indices, batch_size, workers, device, in_order=keep_logits)
     # workers from a fork server start while the model warms up; forking this process while its
     # other thread runs the model is not safe, so forked workers start after the warm-up
     loader_start = LoaderStart(loader) if loader.multiprocessing_context is not None else None

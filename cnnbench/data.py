@@ -271,11 +271,14 @@ class LoaderStart:
         return self._reports, self._ended - self._started, max(self._ended - waiting_from, 0.0)
 
 
-def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device) -> DataLoader:
+def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.device,
+                in_order: bool = False) -> DataLoader:
     """Persistent, prefetching workers; batches come back as batches.WorkerBatch.
 
     Iterate once to warm the workers up (WarmUpFirst; LoaderStart does, and ends the warm-up),
-    then again for the real pass. On the gpu paths each worker decodes on `device`
+    then again for the real pass. Batches come back as the workers finish them, not in sampler
+    order (unless in_order): a slow batch (large or CPU-only files) holds back its own worker,
+    not the others. On the gpu paths each worker decodes on `device`
     (gpu_decode.DecodeOnDevice).
     """
     on_device = getattr(dataset, "decode", None) in GPU_DECODERS
@@ -284,7 +287,7 @@ def make_loader(dataset, indices, batch_size: int, workers: int, device: torch.d
                       pin_memory=device.type == "cuda" and not on_device, collate_fn=collate,
                       multiprocessing_context=cuda_capable_workers() if on_device and workers > 0 else None,
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
-                      worker_init_fn=collate.worker_init)
+                      in_order=in_order, worker_init_fn=collate.worker_init)
 
 
 class WorkerClock:

@@ -297,7 +297,7 @@ def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, na
     runner = Runner(alexnet().eval(), Mode("bf16", True), CUDA)
     feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(transforms), normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 32, 2, 1, feeder, progress=False)
-    assert raw["batch_images"] == [32, 32, 32, 4]      # the last, partial batch too
+    assert sorted(raw["batch_images"]) == [4, 32, 32, 32]      # the last, partial batch too
     startup = raw["startup_breakdown"]
     assert raw["cpu_fallback_images"] >= 1 and startup["workers_reporting"] == 2
     steps = [startup[f"worker_{step}_max"] for step in ("context_s", "decoder_s", "resize_s")]

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,28 @@ def test_loader_start_ends_the_warm_up(jpegs):
     loader = make_loader(dataset, list(range(36)), 8, 2, torch.device("cpu"))
     reports, startup_s, _ = LoaderStart(loader).wait()
     assert len(reports) == 2 and startup_s > 0
-    assert [len(batch.labels) for batch in loader] == [8, 8, 8, 8, 4]
+    assert sorted(len(batch.labels) for batch in loader) == [4, 8, 8, 8, 8]
+
+
+class SlowFirstSample(torch.utils.data.Dataset):
+    """Four one-pixel crops labelled by their index; the first takes half a second to load."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        if index == 0:
+            time.sleep(0.5)
+        return "crop", torch.zeros(3, 1, 1, dtype=torch.uint8), index
+
+
+def test_a_slow_batch_does_not_hold_back_the_others():
+    """Batches come back as workers finish them: the worker behind a slow batch holds back only itself."""
+    loader = make_loader(SlowFirstSample(), list(range(4)), 1, 2, torch.device("cpu"))
+    list(loader)     # the warm-up pass
+    loader.batch_sampler.warm_up_done()
+    labels = [batch.labels[0] for batch in loader]    # worker 0 has batches 0 and 2, worker 1 has 1 and 3
+    assert sorted(labels) == [0, 1, 2, 3] and labels[:2] == [1, 3]
 
 
 def test_the_worker_server_starts_before_torch_is_imported():

@@ -163,7 +163,7 @@ def test_files_only_the_fallback_decodes_are_counted_not_fatal(odd_folder):
     runner = Runner(alexnet().eval(), Mode(), CPU)
     feeder = DeviceFeeder(CPU, Preprocess.from_transforms(TRANSFORMS), normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 4, 2, 1, feeder, progress=False)
-    assert raw["batch_images"] == [4, 2] and raw["cpu_fallback_images"] == 2 and raw["bad_images"] == []
+    assert sorted(raw["batch_images"]) == [2, 4] and raw["cpu_fallback_images"] == 2 and raw["bad_images"] == []
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +183,6 @@ def test_the_varied_generators_files_decode_on_every_path(varied_set, decode):
     runner = Runner(alexnet().eval(), Mode(), CPU)
     feeder = DeviceFeeder(CPU, Preprocess.from_transforms(TRANSFORMS), normalized_crops=decode == "pil")
     raw = evaluate(runner, dataset, list(range(len(dataset))), 16, 2, 1, feeder, progress=False)
-    assert raw["batch_images"] == [16, 16, 16, 12] and raw["bad_images"] == []
+    assert sorted(raw["batch_images"]) == [12, 16, 16, 16] and raw["bad_images"] == []
     expected_fallback = sum(not k.gpu_decodable for k in kinds) if decode == "nvjpeg" else 0
     assert raw["cpu_fallback_images"] == expected_fallback
