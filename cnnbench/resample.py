@@ -289,6 +289,8 @@ if triton is not None:
         base = tl.load(entry).to(tl.pointer_type(tl.uint8))
         channel_stride, row_stride, col_stride = tl.load(entry + 1), tl.load(entry + 2), tl.load(entry + 3)
         x_start, x_width, offset, height = tl.load(entry + 4), tl.load(entry + 5), tl.load(entry + 6), tl.load(entry + 7)
+        if tl.program_id(2) * BLOCK_X >= x_width:   # the grid spans the batch's widest window, not this image's
+            return
         box_start, scale = tl.load(entry + 9).to(tl.float64, bitcast=True), tl.load(entry + 10).to(tl.float64, bitcast=True)
         xs = tl.program_id(2) * BLOCK_X + tl.arange(0, BLOCK_X)
         y_ok, x_ok = ys < crop, xs < x_width
