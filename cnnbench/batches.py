@@ -28,8 +28,7 @@ def undecodable(bad: BadImage, hint: str = "") -> UserError:
 
 def read_encoded(path: str, allocate=None) -> torch.Tensor:
     """A file's bytes as uint8, read straight into allocate(size), a writable uint8 tensor of that many
-    bytes (by default a new one); an empty file is an OSError. os-level calls: a third cheaper per file
-    than open()'s file object."""
+    bytes (by default a new one), with no copy in between; an empty file is an OSError."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size

