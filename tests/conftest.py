@@ -1,8 +1,10 @@
 """Small real things the tests share: generated ImageNet-shaped folders and known-answer weights."""
 
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -23,6 +25,47 @@ def make_image_folder(root: Path, counts: dict, size=(80, 60), fmt="JPEG") -> Pa
             pixels = (torch.rand(size[1], size[0], 3, generator=generator) * 255).to(torch.uint8).numpy()
             Image.fromarray(pixels).save(folder / f"img_{i}.{fmt.lower()}", fmt)
     return root
+
+
+def photo(width: int, height: int, seed: int) -> Image.Image:
+    """A smooth random scene with noise: compresses like a photograph."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.uniform(0, 255, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8))
+    scene = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.float32) + rng.normal(0, 20, (height, width, 3))
+    return Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8))
+
+
+def encode(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, **options)
+    return buffer.getvalue()
+
+
+def _rotated_by_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6      # orientation: neither PIL's loader nor the decoders apply it
+    return encode(photo(500, 375, 18), exif=exif.tobytes())
+
+
+# baseline JPEGs that a batched GPU decoder takes, in shapes and with markers the common ones lack
+BASELINE_ODDITIES = {
+    "wide_strip": lambda: encode(photo(2000, 20, 11)),
+    "tall_strip": lambda: encode(photo(20, 2000, 12)),
+    "one_pixel": lambda: encode(photo(1, 1, 13)),
+    "seven_by_three": lambda: encode(photo(7, 3, 14)),
+    "restart_markers": lambda: encode(photo(500, 375, 15), restart_marker_rows=1),
+    "422": lambda: encode(photo(375, 500, 16), subsampling=1),
+    "bytes_after_the_end": lambda: encode(photo(500, 333, 17)) + bytes(64),
+    "rotated_by_exif": _rotated_by_exif,
+}
+
+
+def write_kinds(folder: Path, kinds: dict) -> Path:
+    """folder/<kind>.JPEG for each {kind: maker of its bytes}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, make in kinds.items():
+        (folder / f"{name}.JPEG").write_bytes(make())
+    return folder
 
 
 @pytest.fixture

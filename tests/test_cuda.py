@@ -28,10 +28,11 @@ from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels
 from cnnbench.timing import time_calls
-from conftest import read_single_json
+from conftest import BASELINE_ODDITIES, WNIDS, read_single_json, write_kinds
 
 pytestmark = pytest.mark.cuda
 CUDA = torch.device("cuda")
+TRANSFORMS = AlexNet_Weights.DEFAULT.transforms()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,13 @@ def varied_jpegs(tmp_path_factory):
     subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "make_jpegs.py"), str(out), "--count", "100",
                     "--classes", "4", "--varied", "--other-share", "0.3"], check=True, capture_output=True, timeout=300)
     return out
+
+
+@pytest.fixture(scope="module")
+def varied_reference(varied_jpegs) -> tuple:
+    """(the varied set as PIL reads it, its crops by PIL + the weights' transforms on the device)."""
+    pil = open_dataset(varied_jpegs, TRANSFORMS, "pil")
+    return pil, collate_samples([pil[i] for i in range(len(pil))]).crops.to(CUDA)
 
 
 def gpu_decoders() -> list:
@@ -197,7 +205,7 @@ def test_engine_sampler_sees_kernels_and_jpeg_decoders(varied_jpegs):
     a = torch.randn(8192, 8192, device=CUDA)
     matmuls = busy_for(1.0, lambda: a @ a)
     assert matmuls["nvml_readings"] >= 5 and matmuls["gpu_kernel_busy_percent"] > 50
-    dataset = open_dataset(varied_jpegs, AlexNet_Weights.DEFAULT.transforms(), "nvjpeg")
+    dataset = open_dataset(varied_jpegs, TRANSFORMS, "nvjpeg")
     files = [dataset[i] for i in range(40)]
     decoder = NvjpegDecoder(CUDA)
     encoded = [torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
@@ -259,13 +267,11 @@ def test_triton_kernels_run_on_the_gpu_of_their_tensors_not_the_current_one():
 
 
 @pytest.mark.parametrize("name", gpu_decoders())
-def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, name):
+def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, varied_reference, name):
     """Grey, CMYK, progressive and odd-sized files in one batch: CMYK and progressive go to the CPU."""
-    transforms = AlexNet_Weights.DEFAULT.transforms()
-    prep = Preprocess.from_transforms(transforms)
-    pil = open_dataset(varied_jpegs, transforms, "pil")
-    reference = collate_samples([pil[i] for i in range(len(pil))]).crops.to(CUDA)
-    batch = DecodeOnDevice(CUDA, prep, name)([open_dataset(varied_jpegs, transforms, name)[i] for i in range(len(pil))])
+    prep = Preprocess.from_transforms(TRANSFORMS)
+    pil, reference = varied_reference
+    batch = DecodeOnDevice(CUDA, prep, name)([open_dataset(varied_jpegs, TRANSFORMS, name)[i] for i in range(len(pil))])
     feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
     images, labels = feeder(batch)
     assert images.is_cuda and images.shape == (len(pil), 3, 224, 224) and not batch.bad
@@ -275,13 +281,11 @@ def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, name):
 
 
 @pytest.mark.parametrize("name", gpu_decoders())
-def test_gpu_worker_batches_back_to_back_keep_their_crops(varied_jpegs, name):
+def test_gpu_worker_batches_back_to_back_keep_their_crops(varied_jpegs, varied_reference, name):
     """A worker does not wait for its batch's resize: the next batch's decode must not overwrite what it reads."""
-    transforms = AlexNet_Weights.DEFAULT.transforms()
-    prep = Preprocess.from_transforms(transforms)
-    pil = open_dataset(varied_jpegs, transforms, "pil")
-    reference = collate_samples([pil[i] for i in range(len(pil))]).crops.to(CUDA)
-    samples = open_dataset(varied_jpegs, transforms, name)
+    prep = Preprocess.from_transforms(TRANSFORMS)
+    pil, reference = varied_reference
+    samples = open_dataset(varied_jpegs, TRANSFORMS, name)
     worker, half = DecodeOnDevice(CUDA, prep, name), len(pil) // 2
     batches = [worker([samples[i] for i in indices]) for indices in (range(half), range(half, len(pil)))]
     feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
@@ -291,11 +295,31 @@ def test_gpu_worker_batches_back_to_back_keep_their_crops(varied_jpegs, name):
 
 
 @pytest.mark.parametrize("name", gpu_decoders())
+def test_gpu_decoders_take_strips_single_pixels_and_rare_markers(tmp_path, name):
+    """Baseline JPEGs of odd shapes and markers are the GPU decoder's, and crop as PIL's do, give or
+    take its IDCT; a truncated one is named, not filled in."""
+    folder = write_kinds(tmp_path / WNIDS[5], BASELINE_ODDITIES)
+    whole = (folder / "422.JPEG").read_bytes()
+    truncated = folder / "truncated.JPEG"
+    truncated.write_bytes(whole[:len(whole) * 3 // 5])
+    prep = Preprocess.from_transforms(TRANSFORMS)
+    samples = open_dataset(tmp_path, TRANSFORMS, name)
+    batch = DecodeOnDevice(CUDA, prep, name)([samples[i] for i in range(len(samples))])
+    assert [bad.path for bad in batch.bad] == [str(truncated)] and batch.cpu_fallback == 0
+    pil = open_dataset(tmp_path, TRANSFORMS, "pil")
+    reference = collate_samples([pil[i] for i, (path, _) in enumerate(pil.samples) if path != str(truncated)])
+    feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
+    images, _ = feeder(batch)
+    difference = ((images - reference.crops.to(CUDA)) * feeder.std).abs()        # grey levels
+    assert images.shape == (len(BASELINE_ODDITIES), 3, 224, 224)
+    assert difference.mean(dim=(1, 2, 3)).max().item() < 6                      # per image
+
+
+@pytest.mark.parametrize("name", gpu_decoders())
 def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, name):
-    transforms = AlexNet_Weights.DEFAULT.transforms()
-    dataset = open_dataset(varied_jpegs, transforms, name)
+    dataset = open_dataset(varied_jpegs, TRANSFORMS, name)
     runner = Runner(alexnet().eval(), Mode("bf16", True), CUDA)
-    feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(transforms), normalized_crops=False)
+    feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(TRANSFORMS), normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 32, 2, 1, feeder, progress=False)
     assert sorted(raw["batch_images"]) == [4, 32, 32, 32]      # the last, partial batch too
     startup = raw["startup_breakdown"]

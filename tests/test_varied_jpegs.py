@@ -27,24 +27,10 @@ from cnnbench.modes import Mode, Runner
 from cnnbench.errors import UserError
 from cnnbench.preprocess import Preprocess, resize_and_crop_on_cpu
 from cnnbench.resample import resize_crop_batch
-from conftest import WNIDS
+from conftest import BASELINE_ODDITIES, WNIDS, encode, photo, write_kinds
 
 CPU = torch.device("cpu")
 TRANSFORMS = AlexNet_Weights.DEFAULT.transforms()
-
-
-def photo(width: int, height: int, seed: int) -> Image.Image:
-    """A smooth random scene with noise: compresses like a photograph."""
-    rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.uniform(0, 255, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8))
-    scene = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.float32) + rng.normal(0, 20, (height, width, 3))
-    return Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8))
-
-
-def encode(image: Image.Image, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90, **options)
-    return buffer.getvalue()
 
 
 KINDS = {
@@ -60,10 +46,14 @@ KINDS = {
 @pytest.fixture(scope="module")
 def odd_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("odd")
-    folder = root / WNIDS[3]
-    folder.mkdir()
-    for name, make in KINDS.items():
-        (folder / f"{name}.JPEG").write_bytes(make())
+    write_kinds(root / WNIDS[3], KINDS)
+    return root
+
+
+@pytest.fixture(scope="module")
+def baseline_oddities(tmp_path_factory):
+    root = tmp_path_factory.mktemp("oddities")
+    write_kinds(root / WNIDS[5], BASELINE_ODDITIES)
     return root
 
 
@@ -135,6 +125,14 @@ def test_cmyk_grey_and_progressive_in_one_batch_match_pil(odd_folder, decode):
     assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
     if decode == "nvjpeg":     # CMYK and progressive were sent to the CPU by the worker, and counted
         assert batch.cpu_fallback == 2 and batch.crop_slots == list(range(len(KINDS)))
+
+
+@pytest.mark.parametrize("decode", ["cpu", "nvjpeg"])
+def test_strips_single_pixels_and_rare_markers_match_pil(baseline_oddities, decode):
+    grey, reference, batch = decoded_beside_reference(baseline_oddities, decode)
+    assert grey.shape == reference.shape == (len(BASELINE_ODDITIES), 3, 224, 224)
+    assert (grey - reference).abs().max().item() <= 1.0 + 1e-3
+    assert batch.bad == [] and batch.cpu_fallback == 0       # the batched decoder took every one
 
 
 OTHER_FORMATS = {   # what an image folder may also hold: no one right RGB but PIL's convert("RGB")
