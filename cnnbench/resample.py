@@ -265,9 +265,14 @@ if triton is not None:
         return tl.maximum(1.0 - distance, 0.0)
 
     @triton.jit
+    def _tap_weight(x, centers, end, widening, BICUBIC: tl.constexpr):
+        """Source pixel x's weight in the outputs centred at `centers`, before normalizing; 0 at and past `end`."""
+        return tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0)
+
+    @triton.jit
     def _taps_of(outputs, box_start, scale, size, BICUBIC: tl.constexpr):
-        """_compute_taps for these output positions of one image's axis: their centres, the first
-        source pixel, the end, the widening, the taps' count, and the weights' sum."""
+        """_taps for these output positions of one image's axis: their centres, the first source
+        pixel, the end, the widening, the taps' count, and the weights' sum."""
         centers = box_start + (outputs.to(tl.float64) + 0.5) * scale
         widening = tl.maximum(scale, 1.0)
         support = widening * (2.0 if BICUBIC else 1.0)
@@ -276,8 +281,7 @@ if triton is not None:
         count = tl.ceil(2.0 * support).to(tl.int32) + 2
         total = tl.zeros_like(centers)
         for tap in range(count):
-            x = first + tap
-            total += tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0)
+            total += _tap_weight(first + tap, centers, end, widening, BICUBIC)
         return centers, first, end, widening, count, total
 
     @triton.jit
@@ -299,7 +303,7 @@ if triton is not None:
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
         for tap in range(count):
             x = first + tap
-            weight = tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0) / total
+            weight = _tap_weight(x, centers, end, widening, BICUBIC) / total
             source_row = tl.minimum(x.to(tl.int64), height - 1)
             pixels = tl.load(source + source_row[:, None] * row_stride, mask=y_ok[:, None] & x_ok[None, :], other=0)
             acc += weight.to(tl.float32)[:, None] * pixels.to(tl.float32)
@@ -322,7 +326,7 @@ if triton is not None:
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
         for tap in range(count):
             x = first + tap
-            weight = tl.where(x < end, _pil_filter((x - centers + 0.5) / widening, BICUBIC), 0.0) / total
+            weight = _tap_weight(x, centers, end, widening, BICUBIC) / total
             column = tl.minimum(tl.maximum(x.to(tl.int64) - x_start, 0), x_width - 1)      # in the x window
             values = tl.load(row_start + column[None, :], mask=y_ok[:, None] & x_ok[None, :], other=0.0)
             acc += weight.to(tl.float32)[None, :] * values
