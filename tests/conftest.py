@@ -1,4 +1,5 @@
-"""Small real things the tests share: generated ImageNet-shaped folders and known-answer weights."""
+"""Small real things the tests share: generated ImageNet-shaped folders, photograph-like JPEGs of odd shapes
+and markers, and known-answer weights."""
 
 import io
 import json

@@ -1,7 +1,8 @@
 """The CUDA test set (`pytest -m cuda`): what only a GPU runs. CPU CI skips it (conftest says why).
 
 Execution modes against eager, the event timer, the profiler, the gpu decode paths in loader
-workers (nvjpeg; nvimgcodec where installed) on a varied JPEG set, and the benchmark end to end.
+workers (nvjpeg; nvimgcodec where installed) on a varied JPEG set and on baseline JPEGs of odd shapes
+and markers, and the benchmark end to end.
 benchmarks/gpu_acceptance.py runs these after every command the README shows.
 """
 
