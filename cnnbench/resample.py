@@ -272,17 +272,15 @@ if triton is not None:
     @triton.jit
     def _taps_of(outputs, box_start, scale, size, BICUBIC: tl.constexpr):
         """_taps for these output positions of one image's axis: their centres, the first source
-        pixel, the end, the widening, the taps' count, and the weights' sum."""
+        pixel, the end, the widening and the taps' count. The kernels sum each output's weights as
+        they accumulate and divide once at the end, as _taps normalizes."""
         centers = box_start + (outputs.to(tl.float64) + 0.5) * scale
         widening = tl.maximum(scale, 1.0)
         support = widening * (2.0 if BICUBIC else 1.0)
         first = tl.maximum(tl.floor(centers - support + 0.5), 0.0)
         end = tl.minimum(tl.floor(centers + support + 0.5), size.to(tl.float64))
         count = tl.ceil(2.0 * support).to(tl.int32) + 2
-        total = tl.zeros_like(centers)
-        for tap in range(count):
-            total += _tap_weight(first + tap, centers, end, widening, BICUBIC)
-        return centers, first, end, widening, count, total
+        return centers, first, end, widening, count
 
     @triton.jit
     def _resize_rows_kernel(table, rows, crop, BICUBIC: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
@@ -298,15 +296,18 @@ if triton is not None:
         box_start, scale = tl.load(entry + 9).to(tl.float64, bitcast=True), tl.load(entry + 10).to(tl.float64, bitcast=True)
         xs = tl.program_id(2) * BLOCK_X + tl.arange(0, BLOCK_X)
         y_ok, x_ok = ys < crop, xs < x_width
-        centers, first, end, widening, count, total = _taps_of(ys, box_start, scale, height, BICUBIC)
+        centers, first, end, widening, count = _taps_of(ys, box_start, scale, height, BICUBIC)
         source = base + channel * channel_stride + (x_start + xs)[None, :] * col_stride
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
+        total = tl.zeros_like(centers)
         for tap in range(count):
             x = first + tap
-            weight = _tap_weight(x, centers, end, widening, BICUBIC) / total
+            weight = _tap_weight(x, centers, end, widening, BICUBIC)
+            total += weight
             source_row = tl.minimum(x.to(tl.int64), height - 1)
             pixels = tl.load(source + source_row[:, None] * row_stride, mask=y_ok[:, None] & x_ok[None, :], other=0)
             acc += weight.to(tl.float32)[:, None] * pixels.to(tl.float32)
+        acc = acc / total.to(tl.float32)[:, None]
         out = rows + offset + (channel * crop + ys[:, None]).to(tl.int64) * x_width + xs[None, :]
         tl.store(out, tl.minimum(tl.maximum(acc, 0.0), 255.0), mask=y_ok[:, None] & x_ok[None, :])
 
@@ -321,15 +322,18 @@ if triton is not None:
         box_start, scale = tl.load(entry + 11).to(tl.float64, bitcast=True), tl.load(entry + 12).to(tl.float64, bitcast=True)
         xs = tl.program_id(2) * BLOCK_X + tl.arange(0, BLOCK_X)
         y_ok, x_ok = ys < crop, xs < crop
-        centers, first, end, widening, count, total = _taps_of(xs, box_start, scale, width, BICUBIC)
+        centers, first, end, widening, count = _taps_of(xs, box_start, scale, width, BICUBIC)
         row_start = rows + offset + (channel * crop + ys[:, None]).to(tl.int64) * x_width
         acc = tl.zeros((BLOCK_Y, BLOCK_X), dtype=tl.float32)
+        total = tl.zeros_like(centers)
         for tap in range(count):
             x = first + tap
-            weight = _tap_weight(x, centers, end, widening, BICUBIC) / total
+            weight = _tap_weight(x, centers, end, widening, BICUBIC)
+            total += weight
             column = tl.minimum(tl.maximum(x.to(tl.int64) - x_start, 0), x_width - 1)      # in the x window
             values = tl.load(row_start + column[None, :], mask=y_ok[:, None] & x_ok[None, :], other=0.0)
             acc += weight.to(tl.float32)[None, :] * values
+        acc = acc / total.to(tl.float32)[None, :]
         grey = tl.minimum(tl.maximum(tl.floor(acc + 0.5), 0.0), 255.0)
         target = out + ((image * 3 + channel) * crop + ys[:, None]).to(tl.int64) * crop + xs[None, :]
         tl.store(target, grey.to(tl.uint8), mask=y_ok[:, None] & x_ok[None, :])
