@@ -1,10 +1,10 @@
 """What a loader worker hands the main process for one batch, and how it becomes model input."""
 
-import os
 import time
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .errors import UserError
@@ -26,19 +26,12 @@ def undecodable(bad: BadImage, hint: str = "") -> UserError:
     return UserError(f"cannot decode image {bad.path} ({bad.reason}){hint}")
 
 
-def read_encoded(path: str, allocate=None) -> torch.Tensor:
-    """A file's bytes as uint8, read straight into allocate(size), a writable uint8 tensor of that many
-    bytes (by default a new one), with no copy in between; an empty file is an OSError."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        data = torch.empty(size, dtype=torch.uint8) if allocate is None else allocate(size)
-        length = os.readv(fd, [data.numpy()]) if size else 0
-    finally:
-        os.close(fd)
-    if not length:
+def read_encoded(path: str) -> torch.Tensor:
+    """A file's bytes as uint8, read straight into a new array; an empty file is an OSError."""
+    data = torch.from_numpy(np.fromfile(path, dtype=np.uint8))
+    if not data.numel():
         raise OSError("empty file")
-    return data[:length]
+    return data
 
 
 def decoded_on_gpu(index: int, gpu_share: float) -> bool:
