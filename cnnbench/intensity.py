@@ -59,6 +59,9 @@ def _adaptive_windows(size_in: int, size_out: int) -> int:
 def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch.Tensor, element_size: int) -> LayerCost:
     n_in, n_out = inputs.numel(), output.numel()
     weights = sum(p.numel() for p in module.parameters(recurse=False))
+    if isinstance(module, SpaceToDepthConv2d):   # counted as the convolution it replaces: one kernel
+        weights = (module.out_channels * module.in_channels * math.prod(module.kernel_size)
+                   + (0 if module.bias is None else module.bias.numel()))
     macs = elementwise_flop = bias_adds = 0
     traffic = n_in + weights + n_out
     if isinstance(module, nn.modules.conv._ConvNd):
@@ -66,8 +69,7 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         bias_adds = n_out if module.bias is not None else 0
         elementwise_flop = n_out if isinstance(module, ConvReLU) else 0
     elif isinstance(module, SpaceToDepthConv2d):
-        in_channels = module.weight.shape[1] // module.stride ** 2
-        macs = n_out * in_channels * module.kernel_size[0] * module.kernel_size[1]
+        macs = n_out * module.in_channels * module.kernel_size[0] * module.kernel_size[1]
         bias_adds = n_out if module.bias is not None else 0
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features

@@ -117,6 +117,51 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: 
     return y
 
 
+if triton is not None:
+    @triton.jit
+    def _space_to_depth_kernel(x_ptr, y_ptr, height, width, blocks_h, blocks_w, pad_top, pad_left,
+                               CHANNELS: tl.constexpr, BLOCK_CHANNELS: tl.constexpr, S: tl.constexpr,
+                               BLOCK_W: tl.constexpr):
+        """One program per image, block row and BLOCK_W blocks of an NHWC image:
+        y[n, bh, bw, (i*S + j)*BLOCK_CHANNELS + c] = x[n, bh*S + i - pad_top, bw*S + j - pad_left, c],
+        zero outside the image and for c >= CHANNELS. Neighbouring blocks read neighbouring pixels."""
+        program = tl.program_id(0)
+        image = (program // blocks_h).to(tl.int64)
+        block_row = program % blocks_h
+        r = tl.arange(0, S * BLOCK_W)
+        i = r // BLOCK_W
+        block = tl.program_id(1) * BLOCK_W + r % BLOCK_W
+        e = tl.arange(0, S * BLOCK_CHANNELS)
+        j = e // BLOCK_CHANNELS
+        c = e % BLOCK_CHANNELS
+        row = block_row * S + i - pad_top
+        column = block[:, None] * S + j[None, :] - pad_left
+        block_ok = block < blocks_w
+        inside = ((block_ok & (row >= 0) & (row < height))[:, None] & (column >= 0) & (column < width)
+                  & (c < CHANNELS)[None, :])
+        value = tl.load(x_ptr + ((image * height + row[:, None]) * width + column) * CHANNELS + c[None, :],
+                        mask=inside, other=0.0)
+        out = (((image * blocks_h + block_row) * blocks_w + block[:, None]) * (S * S * BLOCK_CHANNELS)
+               + i[:, None] * (S * BLOCK_CHANNELS) + e[None, :])
+        tl.store(y_ptr + out, value, mask=block_ok[:, None])
+
+
+def space_to_depth(x: torch.Tensor, stride: int, pad_top: int, pad_left: int, blocks_h: int, blocks_w: int,
+                   block_channels: int) -> torch.Tensor:
+    """The channels_last image x (n, c, h, w), zero-padded by pad_top/pad_left (and as far as needed
+    on the other sides), as blocks_h x blocks_w blocks of stride x stride pixels: (n, blocks_h, blocks_w,
+    stride*stride*block_channels) in (i, j, c) order, channels past c zero. One Triton kernel."""
+    x = x.contiguous(memory_format=torch.channels_last)   # a no-op for the rewrite's own input
+    n, channels, height, width = x.shape
+    y = torch.empty((n, blocks_h, blocks_w, stride * stride * block_channels), dtype=x.dtype, device=x.device)
+    block_w = min(64, triton.next_power_of_2(blocks_w))
+    with on_device(x.device):
+        _space_to_depth_kernel[(n * blocks_h, triton.cdiv(blocks_w, block_w))](
+            x, y, height, width, blocks_h, blocks_w, pad_top, pad_left, CHANNELS=channels,
+            BLOCK_CHANNELS=block_channels, S=stride, BLOCK_W=block_w)
+    return y
+
+
 def dependent_launch(x: torch.Tensor) -> bool:
     """Whether the kernel on x starts before the kernel before it ends (programmatic dependent launch,
     Hopper and later): its programs read their first weights while the layer before finishes."""
@@ -132,6 +177,15 @@ if not MISSING:
     @_linear_row_op.register_fake
     def _(x, weight, bias, relu):
         return x.new_empty((x.shape[0], weight.shape[0]))
+
+    @torch.library.custom_op("cnnbench::space_to_depth", mutates_args=())
+    def _space_to_depth_op(x: torch.Tensor, stride: int, pad_top: int, pad_left: int, blocks_h: int, blocks_w: int,
+                           block_channels: int) -> torch.Tensor:
+        return space_to_depth(x, stride, pad_top, pad_left, blocks_h, blocks_w, block_channels)
+
+    @_space_to_depth_op.register_fake
+    def _(x, stride, pad_top, pad_left, blocks_h, blocks_w, block_channels):
+        return x.new_empty((x.shape[0], blocks_h, blocks_w, stride * stride * block_channels))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:

@@ -168,6 +168,21 @@ def test_rewritten_model_compiles_as_one_graph(batch):
     assert explanation.graph_break_count == 0, [reason.reason for reason in explanation.break_reasons]
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution(dtype):
+    from cnnbench.rewrites import SpaceToDepthConv2d
+
+    conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
+    layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
+    for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):
+        x = torch.randn(batch, 3, size, size, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        assert layer._pairs_fit(x) == (batch >= 2)
+        expected = conv(x).float()
+        got = layer(x).float()
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
+
+
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"

@@ -1,5 +1,6 @@
 """The custom Triton kernels on the CPU, under Triton's interpreter: the batch-1 linear kernel behind
---rewrite in every block configuration, and the gpu decode paths' batched resize."""
+--rewrite in every block configuration, conv1's block kernel and pairs form, and the gpu decode
+paths' batched resize."""
 
 import os
 import subprocess
@@ -55,6 +56,38 @@ def test_kernels_say_why_they_cannot_run_on_the_cpu():
     assert reason and ("cpu" in reason or "triton" in reason or "custom_op" in reason)
     x, w, b = torch.randn(1, 8), torch.randn(3, 8), torch.randn(3)
     torch.testing.assert_close(kernels.linear(x, w, b, relu=True), torch.relu(x @ w.T + b))
+
+
+PAIRS_INTERPRETED = r"""
+import torch, torch.nn.functional as F
+from cnnbench import kernels
+from cnnbench.rewrites import SpaceToDepthConv2d
+torch.manual_seed(0)
+worst = 0.0
+# AlexNet's conv1 (odd output width: the last pair's second pixel is cut), two input channels
+# (padded to 2), one channel padded past the kernel, and blocks that end inside the image (a crop)
+for conv, size in ((torch.nn.Conv2d(3, 8, 11, stride=4, padding=2), (35, 40)),
+                   (torch.nn.Conv2d(2, 4, (7, 5), stride=2, padding=(3, 1)), (13, 18)),
+                   (torch.nn.Conv2d(1, 4, 3, stride=4, padding=5), (9, 14)),
+                   (torch.nn.Conv2d(3, 4, 4, stride=4, padding=0), (19, 23))):
+    x = torch.randn(2, conv.in_channels, *size).contiguous(memory_format=torch.channels_last)
+    layer = SpaceToDepthConv2d(conv)
+    s, c = layer.stride, layer.block_channels
+    rows, columns = size[0] // s - 1, size[1] // s - 2
+    blocks = kernels.space_to_depth(x, s, 1, 2, rows, columns, c)
+    padded = F.pad(x, [2, columns * s - size[1] - 2, 1, rows * s - size[0] - 1, 0, c - conv.in_channels])
+    expected = padded.reshape(2, c, rows, s, columns, s).permute(0, 2, 4, 3, 5, 1).reshape(2, rows, columns, -1)
+    assert torch.equal(blocks, expected), conv
+    got, reference = layer._pairs(x), conv(x)
+    assert got.shape == reference.shape, conv
+    worst = max(worst, (got - reference).abs().max().item())
+print(worst)
+"""
+
+
+@needs_triton
+def test_conv1_block_kernel_and_pairs_form_match_the_convolution():
+    assert float(interpreted(PAIRS_INTERPRETED)) < 1e-5
 
 
 RESIZE_INTERPRETED = r"""

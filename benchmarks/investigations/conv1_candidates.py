@@ -3,8 +3,9 @@
 
 What the batch-4096 forward spends outside conv2-5 and the FC layers is conv1 (space-to-depth copy
 plus a stride-1 convolution over 48 channels) and the bias-ReLU passes. This times, on one GPU:
-- conv1 direct (11x11, stride 4) against space-to-depth with 48 channels (the rewrite) or padded to
-  64 (4 input channels), the copies alone, and a Triton implicit-GEMM convolution over the
+- conv1 direct (11x11, stride 4) against space-to-depth with 48 channels or padded to 64 (4 input
+  channels), the copies alone (and the rewrite's block kernel), the rewrite's pairs form and its
+  convolution alone, and a Triton implicit-GEMM convolution over the
   space-to-depth input (a prototype: does Triton beat cuDNN's kernel for 64 output channels?);
 - conv2-4 shapes: the convolution alone, with bias and ReLU after it, and cuDNN's fused
   convolution + bias + ReLU (torch.cudnn_convolution_relu).
@@ -24,6 +25,7 @@ import triton.language as tl
 from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from cnnbench import kernels  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d, space_to_depth  # noqa: E402
 
 
@@ -103,6 +105,16 @@ def main() -> int:
         ms["space_to_depth_copy_64ch_eager"] = do_bench(lambda: conv1_input(x, 4))
         ms["conv1_cudnn_on_48ch"] = do_bench(lambda: F.conv2d(x48, weight48))
         ms["conv1_cudnn_on_64ch"] = do_bench(lambda: F.conv2d(x64, weight64))
+        pairs = SpaceToDepthConv2d(conv1).to(memory_format=cl)    # the rewrite's form at this size
+        pairs.bias = None                                          # as in the rewrite: it moves past the pool
+        assert pairs._pairs_fit(x)
+        blocks = kernels.space_to_depth(x, 4, 2, 2, 57, 58, pairs.block_channels)
+        ms["space_to_depth_kernel_64ch_58_wide"] = do_bench(lambda: kernels.space_to_depth(x, 4, 2, 2, 57, 58, 4))
+        ms["conv1_cudnn_pairs_on_64ch"] = do_bench(
+            lambda: F.conv2d(blocks.permute(0, 3, 1, 2), pairs.pair_weight, stride=(1, 2)))
+        ms["conv1_pairs_form"] = do_bench(lambda: pairs(x))
+        result["pairs_form_vs_direct_max_abs"] = (
+            pairs(x).float() - F.conv2d(x, conv1.weight, None, 4, 2).float()).abs().max().item()
         started = time.perf_counter()
         y = triton_conv(x48, weight48)
         torch.cuda.synchronize()

@@ -2,10 +2,11 @@
 """Whole-model variants of the exact rewrite, compiled and replayed as CUDA graphs, timed alone.
 
 Measures what a candidate form buys in the full forward (where inductor fuses what it can around
-it), not in isolation: the rewrite as shipped; without its fused conv ReLUs (the previous form);
-and conv1's space-to-depth with its input channels padded 3 -> 4 (64 stride-1 input channels)
-and/or its output pixels computed in pairs along the width (a stride-(1, 2) convolution with 128
-output channels over 4 block columns, whose NHWC output is a view of the 55 x 56 x 64 image).
+it), not in isolation: the rewrite as shipped; its conv1 in the space-to-depth form in place of
+the pairs form; without its fused conv ReLUs (an earlier form); and conv1's space-to-depth with
+its input channels padded 3 -> 4 (64 stride-1 input channels, inductor's copy) and/or its output
+pixels computed in pairs along the width (a stride-(1, 2) convolution with 128 output channels
+over 4 block columns, whose NHWC output is a view of the 55 x 56 x 64 image).
 Each variant is checked against the reference model first.
 Usage: python benchmarks/investigations/rewrite_variants.py [--batch-size 4096] [--cudnn-benchmark-limit N]
 """
@@ -13,6 +14,7 @@ Usage: python benchmarks/investigations/rewrite_variants.py [--batch-size 4096] 
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -70,6 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--precision", choices=("bf16", "fp16"), default="bf16")
+    parser.add_argument("--only", default="", help="a regular expression: the variants whose names match")
     parser.add_argument("--cudnn-benchmark-limit", type=int, default=None, help="0 tries every cuDNN algorithm")
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
@@ -85,9 +88,16 @@ def main() -> int:
         model.features[0] = PaddedSpaceToDepthConv1(model.features[0], pairs)
         return model
 
+    def space_to_depth_variant():   # conv1 as before the pairs form: pixel_unshuffle's copy, 48 channels
+        model = copy.deepcopy(shipped)
+        model.features[0]._pairs_fit = lambda x: False
+        return model
+
     variants = {"rewrite": lambda: shipped, "rewrite without fused conv ReLUs": lambda: unfused(copy.deepcopy(shipped)),
                 "conv1 over 4 channels": lambda: conv1_variant(False),
-                "conv1 over 4 channels, pixel pairs": lambda: conv1_variant(True)}
+                "conv1 over 4 channels, pixel pairs": lambda: conv1_variant(True),
+                "conv1 space-to-depth": space_to_depth_variant}
+    variants = {name: make for name, make in variants.items() if re.search(args.only, name)}
     x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=cl)
     results = {}
     with torch.inference_mode():
