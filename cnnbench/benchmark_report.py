@@ -97,6 +97,8 @@ def summary_text(result: dict) -> str:
         lines.append(f"Rewrite check: relative difference {check['relative_diff']:.2g} from the reference model, "
                      f"top-1 agreement {_pct(check['top1_agreement'])}; batch-1 linear layers: "
                      f"{check['batch1_linear_kernel']}")
+        if check.get("strided_conv_forms"):
+            lines.append(f"Strided convolutions (checked batch, then one image): {'; '.join(check['strided_conv_forms'])}")
     if m["top1_accuracy"] is not None:
         lines += [f"Top-1 accuracy: {_pct(m['top1_accuracy'])}", f"Top-5 accuracy: {_pct(m['top5_accuracy'])}"]
     if m.get("cpu_fallback_images"):

@@ -1,6 +1,8 @@
 """Custom GPU kernels that `--rewrite` uses where the library kernels leave time on the table.
 
-One so far: a linear layer on a single input row (batch 1), optionally followed by ReLU. cuBLAS
+Two so far. conv1's block kernel (space_to_depth) makes the blocks of its pairs form
+(rewrites.SpaceToDepthConv2d) in one pass over the image. The other is a linear layer on a
+single input row (batch 1), optionally followed by ReLU. cuBLAS
 runs it as a split-K GEMM plus a reduction kernel, and the ReLU is one more; at batch 1 the layer
 is nothing but streaming its weights, so one pass that reads each weight once, multiplies in fp32
 and adds the bias and ReLU before its single rounding does the same sum in fewer kernels.
@@ -15,9 +17,10 @@ nothing running writes), then wait for it before reading its output. The three F
 wait in turn for the one before to drain and the next to launch; on an H200 the graphed forward
 went from 0.0837 to 0.0766 ms in the plain loop.
 
-The kernel is Triton's. Where Triton cannot run (no triton package, no CUDA tensor, no
-torch.library.custom_op), `kernel_unavailable()` says why and the layer stays the plain
-F.linear form; the rewrite's run-time check covers both.
+The kernels are Triton's. Where Triton cannot run (no triton package, no CUDA tensor, no
+torch.library.custom_op), `kernel_unavailable()` says why, the linear layer stays the plain
+F.linear form and conv1 the space-to-depth form; the rewrite's run-time check covers both and
+records which ran.
 """
 
 import torch

@@ -106,6 +106,15 @@ class SpaceToDepthConv2d(nn.Module):
         return (not kernels.kernel_unavailable(x) and x.is_contiguous(memory_format=torch.channels_last)
                 and block_elements & (block_elements - 1) == 0 and x.shape[0] >= 2)
 
+    def form(self, x: torch.Tensor) -> str:
+        """Which form forward(x) takes, and why not the pairs form: what the run-time check records."""
+        if self._pairs_fit(x):
+            return "pixel pairs (triton space_to_depth)"
+        reason = (kernels.kernel_unavailable(x)
+                  or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+                  or ("one image" if x.shape[0] < 2 else "a block row's elements are not a power of two"))
+        return f"space-to-depth ({reason})"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._pairs_fit(x):
             return self._pairs(x)
@@ -278,10 +287,18 @@ def rewrite_model(model: nn.Module) -> nn.Module:
 
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
     """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
-    max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel ran."""
-    with torch.inference_mode():
-        expected = torch.cat([reference(images), reference(images[:1])]).float()
-        actual = torch.cat([rewritten(images), rewritten(images[:1])]).float()
+    max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel
+    ran, and which form each strided convolution took on each (in that order)."""
+    forms = []
+    hooks = [module.register_forward_pre_hook(lambda layer, args: forms.append(layer.form(args[0])))
+             for module in rewritten.modules() if isinstance(module, SpaceToDepthConv2d)]
+    try:
+        with torch.inference_mode():
+            expected = torch.cat([reference(images), reference(images[:1])]).float()
+            actual = torch.cat([rewritten(images), rewritten(images[:1])]).float()
+    finally:
+        for hook in hooks:
+            hook.remove()
     max_abs = (actual - expected).abs().max().item()
     scale = expected.abs().max().item() or 1.0
     agreement = (actual.argmax(1) == expected.argmax(1)).float().mean().item()
@@ -289,7 +306,8 @@ def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Ten
     check = {"max_abs_diff": max_abs, "max_abs_reference": scale, "relative_diff": max_abs / scale,
              "top1_agreement": agreement, "images": images.shape[0] + 1,
              "tolerance_relative": TOLERANCE[mode.precision],
-             "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row"}
+             "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row",
+             "strided_conv_forms": forms}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
         raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "
                         f"(relative {max_abs / scale:.3g} > {TOLERANCE[mode.precision]}); not used")

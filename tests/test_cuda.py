@@ -186,6 +186,9 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
+    # the check's two images take conv1's pairs form, its first image alone the space-to-depth form
+    assert runner.rewrite_check["strided_conv_forms"] == ["pixel pairs (triton space_to_depth)",
+                                                          "space-to-depth (one image)"]
 
 
 def test_roofline_of_the_rewrite_times_its_fused_layers_on_cuda(tmp_path):

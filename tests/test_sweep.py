@@ -62,12 +62,16 @@ def test_rewrite_mode_records_its_check():
     assert runner.rewrite_check["relative_diff"] < 1e-5
 
 
-def test_rewrite_run_says_which_linear_kernel_ran(tmp_path, capsys):
+def test_rewrite_run_says_which_linear_kernel_and_conv1_form_ran(tmp_path, capsys):
     assert run_main("--synthetic", "--rewrite", "--batch-size", 2, "--num-batches", 2, "--output-dir", tmp_path,
                     *CPU_FAST) == 0
     check = json.loads(next(tmp_path.glob("*.json")).read_text())["rewrite_check"]
     assert check["images"] == 3 and check["batch1_linear_kernel"].startswith("F.linear (")   # no CUDA here
-    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}" in capsys.readouterr().out
+    reason = check["batch1_linear_kernel"][len("F.linear ("):-1]     # the same reason keeps conv1's kernel off
+    assert check["strided_conv_forms"] == [f"space-to-depth ({reason})"] * 2
+    printed = capsys.readouterr().out
+    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}" in printed
+    assert f"Strided convolutions (checked batch, then one image): space-to-depth ({reason}); " in printed
 
 
 def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
