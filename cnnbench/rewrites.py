@@ -121,11 +121,10 @@ class SpaceToDepthConv2d(nn.Module):
         s = self.stride
         height, width = x.shape[-2:]
         pads = []
-        for size, kernel, pad, blocks in ((width, self.kernel_size[1], self.padding[1], self.blocks[1]),
-                                           (height, self.kernel_size[0], self.padding[0], self.blocks[0])):
-            out = (size + 2 * pad - kernel) // s + 1
+        for axis, size in ((1, width), (0, height)):    # F.pad's order: last dimension first
+            pad, blocks = self.padding[axis], self.blocks[axis]
             # the padded extent the stride-1 conv needs; a negative pad crops unused rows
-            pads += [pad, (out + blocks - 1) * s - size - pad]
+            pads += [pad, (self._output_size(size, axis) + blocks - 1) * s - size - pad]
         return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, self.bias)
 
     def _pairs(self, x: torch.Tensor) -> torch.Tensor:
