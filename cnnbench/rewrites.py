@@ -97,26 +97,26 @@ class SpaceToDepthConv2d(nn.Module):
     def _output_size(self, size: int, axis: int) -> int:
         return (size + 2 * self.padding[axis] - self.kernel_size[axis]) // self.stride + 1
 
-    def _pairs_fit(self, x: torch.Tensor) -> bool:
-        """The pairs form where the block kernel runs on a channels_last input (it reads NHWC) and a
-        block row's elements are a power of two, for batches of two or more: a single image keeps the
+    def _why_not_pairs(self, x: torch.Tensor) -> str:
+        """'' where forward(x) takes the pairs form, else why not (what the run-time check records).
+        The pairs form needs the block kernel to run on a channels_last input (it reads NHWC), a block
+        row's elements to be a power of two, and two images or more: a single image keeps the
         space-to-depth form, whose batch-1 latency was measured, and the run-time check
         (verify_rewrite: a batch, then its first image alone) then sees both forms."""
         block_elements = self.stride * self.block_channels
-        return (not kernels.kernel_unavailable(x) and x.is_contiguous(memory_format=torch.channels_last)
-                and block_elements & (block_elements - 1) == 0 and x.shape[0] >= 2)
+        power_of_two = block_elements & (block_elements - 1) == 0
+        return (kernels.kernel_unavailable(x)
+                or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+                or ("" if power_of_two else "a block row's elements are not a power of two")
+                or ("one image" if x.shape[0] < 2 else ""))
 
     def form(self, x: torch.Tensor) -> str:
-        """Which form forward(x) takes, and why not the pairs form: what the run-time check records."""
-        if self._pairs_fit(x):
-            return "pixel pairs (triton space_to_depth)"
-        reason = (kernels.kernel_unavailable(x)
-                  or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-                  or ("one image" if x.shape[0] < 2 else "a block row's elements are not a power of two"))
-        return f"space-to-depth ({reason})"
+        """Which form forward(x) takes, and why not the pairs form."""
+        reason = self._why_not_pairs(x)
+        return f"space-to-depth ({reason})" if reason else "pixel pairs (triton space_to_depth)"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._pairs_fit(x):
+        if not self._why_not_pairs(x):
             return self._pairs(x)
         s = self.stride
         height, width = x.shape[-2:]

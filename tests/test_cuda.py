@@ -176,7 +176,7 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
     for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):
         x = torch.randn(batch, 3, size, size, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        assert layer._pairs_fit(x) == (batch >= 2)
+        assert layer.form(x) == ("pixel pairs (triton space_to_depth)" if batch >= 2 else "space-to-depth (one image)")
         expected = conv(x).float()
         got = layer(x).float()
         assert got.shape == expected.shape

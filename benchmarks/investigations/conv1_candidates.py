@@ -107,7 +107,7 @@ def main() -> int:
         ms["conv1_cudnn_on_64ch"] = do_bench(lambda: F.conv2d(x64, weight64))
         pairs = SpaceToDepthConv2d(conv1).to(memory_format=cl)    # the rewrite's form at this size
         pairs.bias = None                                          # as in the rewrite: it moves past the pool
-        assert pairs._pairs_fit(x)
+        assert not pairs._why_not_pairs(x)
         blocks = kernels.space_to_depth(x, 4, 2, 2, 57, 58, pairs.block_channels)
         ms["space_to_depth_kernel_64ch_58_wide"] = do_bench(lambda: kernels.space_to_depth(x, 4, 2, 2, 57, 58, 4))
         ms["conv1_cudnn_pairs_on_64ch"] = do_bench(

@@ -90,7 +90,7 @@ def main() -> int:
 
     def space_to_depth_variant():   # conv1 as before the pairs form: pixel_unshuffle's copy, 48 channels
         model = copy.deepcopy(shipped)
-        model.features[0]._pairs_fit = lambda x: False
+        model.features[0]._why_not_pairs = lambda x: "space-to-depth asked"
         return model
 
     variants = {"rewrite": lambda: shipped, "rewrite without fused conv ReLUs": lambda: unfused(copy.deepcopy(shipped)),
