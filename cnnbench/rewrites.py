@@ -26,10 +26,9 @@ to a multiple of s and regrouped. Every output element sums the same products as
 extra kernel taps multiply zeros), so the result is the same up to rounding order.
 
 Where the Triton kernels run (fp16/bf16 channels_last input on CUDA) and the batch holds two
-images or more, one kernel (kernels.space_to_depth) makes the blocks, with the channels padded to
-a power of two (AlexNet: 4, so 64 block channels), and the convolution computes output pixels in
-pairs: a stride-(1, 2) convolution with twice the output channels over one more block column,
-whose channels_last output is the output image. The wider GEMM keeps the tensor cores busier.
+images or more, one kernel (kernels.conv_pairs) computes the convolution straight from the image,
+two neighbouring output pixels per GEMM row (twice the output channels wide), over the span of
+each input row that both windows cover; its output is the channels_last output image.
 """
 
 import copy
@@ -82,16 +81,8 @@ class SpaceToDepthConv2d(nn.Module):
                      .permute(0, 1, 3, 5, 2, 4)
                      .reshape(out_channels, in_channels * s * s, blocks[0], blocks[1]))
         self.weight = nn.Parameter(regrouped.contiguous(), requires_grad=False)
-        # the pairs form: channels padded to a power of two, blocks in (i, j, c) order; pixel 0 of a
-        # pair reads block columns 0..b-1 of its window, pixel 1 columns 1..b
-        self.block_channels = 1 << (in_channels - 1).bit_length()
-        blocked = (F.pad(padded, (0, 0, 0, 0, 0, self.block_channels - in_channels))
-                   .reshape(out_channels, self.block_channels, blocks[0], s, blocks[1], s)
-                   .permute(0, 3, 5, 1, 2, 4)
-                   .reshape(out_channels, s * s * self.block_channels, blocks[0], blocks[1]))
-        pair = blocked.new_zeros(2, *blocked.shape[:3], blocks[1] + 1)
-        pair[0, ..., :-1], pair[1, ..., 1:] = blocked, blocked
-        self.pair_weight = nn.Parameter(pair.reshape(2 * out_channels, *pair.shape[2:]), requires_grad=False)
+        # the pairs form: two output pixels per GEMM row, straight from the image (kernels.conv_pairs)
+        self.pair_weight = nn.Parameter(kernels.pack_pairs(weight, s, self.padding[1]), requires_grad=False)
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
 
     def _output_size(self, size: int, axis: int) -> int:
@@ -99,21 +90,19 @@ class SpaceToDepthConv2d(nn.Module):
 
     def _why_not_pairs(self, x: torch.Tensor) -> str:
         """'' where forward(x) takes the pairs form, else why not (what the run-time check records).
-        The pairs form needs the block kernel to run on a channels_last input (it reads NHWC), a block
-        row's elements to be a power of two, and two images or more: a single image keeps the
+        The pairs form needs the Triton kernels to run on a channels_last input (the kernel reads NHWC),
+        a pair's output channels to fit one tile, and two images or more: a single image keeps the
         space-to-depth form, whose batch-1 latency was measured, and the run-time check
         (verify_rewrite: a batch, then its first image alone) then sees both forms."""
-        block_elements = self.stride * self.block_channels
-        power_of_two = block_elements & (block_elements - 1) == 0
         return (kernels.kernel_unavailable(x)
                 or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-                or ("" if power_of_two else "a block row's elements are not a power of two")
+                or ("" if self.out_channels <= 128 else "more than 128 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
     def form(self, x: torch.Tensor) -> str:
         """Which form forward(x) takes, and why not the pairs form."""
         reason = self._why_not_pairs(x)
-        return f"space-to-depth ({reason})" if reason else "pixel pairs (triton space_to_depth)"
+        return f"space-to-depth ({reason})" if reason else "pixel pairs (triton conv_pairs)"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._why_not_pairs(x):
@@ -131,12 +120,10 @@ class SpaceToDepthConv2d(nn.Module):
         n, _, height, width = x.shape
         out_height, out_width = self._output_size(height, 0), self._output_size(width, 1)
         pairs = -(-out_width // 2)
-        blocks = torch.ops.cnnbench.space_to_depth(x, self.stride, self.padding[0], self.padding[1],
-                                                   out_height + self.blocks[0] - 1, 2 * pairs + self.blocks[1] - 1,
-                                                   self.block_channels)
         bias = None if self.bias is None else self.bias.repeat(2)
-        y = F.conv2d(blocks.permute(0, 3, 1, 2), self.pair_weight, bias, stride=(1, 2))   # (n, 2*out, oh, pairs)
-        image = y.permute(0, 2, 3, 1).reshape(n, out_height, 2 * pairs, self.out_channels)
+        y = torch.ops.cnnbench.conv_pairs(x, self.pair_weight, bias, self.stride, *self.kernel_size, *self.padding,
+                                          out_height, pairs, self.out_channels)   # (n, oh, pairs, 2 * out)
+        image = y.reshape(n, out_height, 2 * pairs, self.out_channels)
         return image.permute(0, 3, 1, 2)[..., :out_width]
 
     def extra_repr(self) -> str:

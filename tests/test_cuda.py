@@ -176,7 +176,7 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
     for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):
         x = torch.randn(batch, 3, size, size, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        assert layer.form(x) == ("pixel pairs (triton space_to_depth)" if batch >= 2 else "space-to-depth (one image)")
+        assert layer.form(x) == ("pixel pairs (triton conv_pairs)" if batch >= 2 else "space-to-depth (one image)")
         expected = conv(x).float()
         got = layer(x).float()
         assert got.shape == expected.shape
@@ -187,7 +187,7 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
     # the check's two images take conv1's pairs form, its first image alone the space-to-depth form
-    assert runner.rewrite_check["strided_conv_forms"] == ["pixel pairs (triton space_to_depth)",
+    assert runner.rewrite_check["strided_conv_forms"] == ["pixel pairs (triton conv_pairs)",
                                                           "space-to-depth (one image)"]
 
 

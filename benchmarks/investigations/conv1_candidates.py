@@ -4,8 +4,8 @@
 What the batch-4096 forward spends outside conv2-5 and the FC layers is conv1 (space-to-depth copy
 plus a stride-1 convolution over 48 channels) and the bias-ReLU passes. This times, on one GPU:
 - conv1 direct (11x11, stride 4) against space-to-depth with 48 channels or padded to 64 (4 input
-  channels), the copies alone (and the rewrite's block kernel), the rewrite's pairs form and its
-  convolution alone, and a Triton implicit-GEMM convolution over the
+  channels), the copies alone, the rewrite's pairs form (kernels.conv_pairs, reading the image in
+  place) in each tile config, and a Triton implicit-GEMM convolution over the
   space-to-depth input (a prototype: does Triton beat cuDNN's kernel for 64 output channels?);
 - conv2-4 shapes: the convolution alone, with bias and ReLU after it, and cuDNN's fused
   convolution + bias + ReLU (torch.cudnn_convolution_relu).
@@ -108,11 +108,16 @@ def main() -> int:
         pairs = SpaceToDepthConv2d(conv1).to(memory_format=cl)    # the rewrite's form at this size
         pairs.bias = None                                          # as in the rewrite: it moves past the pool
         assert not pairs._why_not_pairs(x)
-        blocks = kernels.space_to_depth(x, 4, 2, 2, 57, 58, pairs.block_channels)
-        ms["space_to_depth_kernel_64ch_58_wide"] = do_bench(lambda: kernels.space_to_depth(x, 4, 2, 2, 57, 58, 4))
-        ms["conv1_cudnn_pairs_on_64ch"] = do_bench(
-            lambda: F.conv2d(blocks.permute(0, 3, 1, 2), pairs.pair_weight, stride=(1, 2)))
+        started = time.perf_counter()
+        pairs(x)                                                   # the autotuner picks its tiles
+        torch.cuda.synchronize()
+        result["pairs_autotune_s"] = time.perf_counter() - started
+        result["pairs_best_config"] = str(kernels._conv_pairs_kernel.best_config)
         ms["conv1_pairs_form"] = do_bench(lambda: pairs(x))
+        geometry = (4, 11, 11, 2, 2, 55, 28, 64)                   # stride, kernel, padding, 55 x 28 pairs of 64
+        for config in kernels.PAIR_CONFIGS:
+            ms[f"conv1_pairs_kernel {config}"] = do_bench(
+                lambda: kernels.conv_pairs(x, pairs.pair_weight, None, *geometry, config=config))
         result["pairs_form_vs_direct_max_abs"] = (
             pairs(x).float() - F.conv2d(x, conv1.weight, None, 4, 2).float()).abs().max().item()
         started = time.perf_counter()
