@@ -207,7 +207,9 @@ def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_
     row, shift = pair_geometry(stride, kernel_width, pad_left, channels)
     y = torch.empty((n, out_height, pairs, 2 * out_channels), dtype=x.dtype, device=x.device)
     rows = n * out_height * pairs
-    aligned = shift % 8 == 0 and (width * channels) % 8 == 0 and x.data_ptr() % 16 == 0
+    # every span starts on a multiple of 8 elements: pairs step by one (pair_geometry's lead), rows and
+    # the image by the others
+    aligned = (2 * stride * channels) % 8 == 0 and (width * channels) % 8 == 0 and x.data_ptr() % 16 == 0
     kernel, fixed = _conv_pairs_kernel, {}
     if config is not None:
         kernel, fixed = _conv_pairs_kernel.fn, dict(config.kwargs, num_warps=config.num_warps,

@@ -91,12 +91,12 @@ class SpaceToDepthConv2d(nn.Module):
     def _why_not_pairs(self, x: torch.Tensor) -> str:
         """'' where forward(x) takes the pairs form, else why not (what the run-time check records).
         The pairs form needs the Triton kernels to run on a channels_last input (the kernel reads NHWC),
-        a pair's output channels to fit one tile, and two images or more: a single image keeps the
-        space-to-depth form, whose batch-1 latency was measured, and the run-time check
-        (verify_rewrite: a batch, then its first image alone) then sees both forms."""
+        a pair's outputs to fit the tiles that were measured (128 wide: 64 channels), and two images or
+        more: a single image keeps the space-to-depth form, whose batch-1 latency was measured, and
+        the run-time check (verify_rewrite: a batch, then its first image alone) then sees both forms."""
         return (kernels.kernel_unavailable(x)
                 or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-                or ("" if self.out_channels <= 128 else "more than 128 output channels")
+                or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
     def form(self, x: torch.Tensor) -> str:
