@@ -61,8 +61,8 @@ def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
 
 
 class SpaceToDepthConv2d(nn.Module):
-    """A Conv2d with stride s, recomputed as pixel_unshuffle(s) followed by a stride-1 Conv2d
-    (in pixel pairs over padded channels where the kernels run; module docstring)."""
+    """A Conv2d with stride s, recomputed as pixel_unshuffle(s) followed by a stride-1 Conv2d, or
+    where the kernels run, in pixel pairs straight from the image (module docstring)."""
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
