@@ -34,6 +34,7 @@ from conftest import BASELINE_ODDITIES, WNIDS, read_single_json, write_kinds
 pytestmark = pytest.mark.cuda
 CUDA = torch.device("cuda")
 TRANSFORMS = AlexNet_Weights.DEFAULT.transforms()
+PREP = Preprocess.from_transforms(TRANSFORMS)    # frozen: one for every test
 
 
 @pytest.fixture(scope="module")
@@ -288,10 +289,9 @@ def test_triton_kernels_run_on_the_gpu_of_their_tensors_not_the_current_one():
 @pytest.mark.parametrize("name", gpu_decoders())
 def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, varied_reference, name):
     """Grey, CMYK, progressive and odd-sized files in one batch: CMYK and progressive go to the CPU."""
-    prep = Preprocess.from_transforms(TRANSFORMS)
     pil, reference = varied_reference
-    batch = DecodeOnDevice(CUDA, prep, name)([open_dataset(varied_jpegs, TRANSFORMS, name)[i] for i in range(len(pil))])
-    feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
+    batch = DecodeOnDevice(CUDA, PREP, name)([open_dataset(varied_jpegs, TRANSFORMS, name)[i] for i in range(len(pil))])
+    feeder = DeviceFeeder(CUDA, PREP, normalized_crops=False)
     images, labels = feeder(batch)
     assert images.is_cuda and images.shape == (len(pil), 3, 224, 224) and not batch.bad
     assert labels.tolist() == [target for _, target in pil.samples] and batch.cpu_fallback >= 1
@@ -302,12 +302,11 @@ def test_gpu_decoders_match_pil_on_varied_files(varied_jpegs, varied_reference, 
 @pytest.mark.parametrize("name", gpu_decoders())
 def test_gpu_worker_batches_back_to_back_keep_their_crops(varied_jpegs, varied_reference, name):
     """A worker does not wait for its batch's resize: the next batch's decode must not overwrite what it reads."""
-    prep = Preprocess.from_transforms(TRANSFORMS)
     pil, reference = varied_reference
     samples = open_dataset(varied_jpegs, TRANSFORMS, name)
-    worker, half = DecodeOnDevice(CUDA, prep, name), len(pil) // 2
+    worker, half = DecodeOnDevice(CUDA, PREP, name), len(pil) // 2
     batches = [worker([samples[i] for i in indices]) for indices in (range(half), range(half, len(pil)))]
-    feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
+    feeder = DeviceFeeder(CUDA, PREP, normalized_crops=False)
     images = torch.cat([feeder(batch)[0] for batch in batches])
     difference = ((images - reference) * feeder.std).abs()        # grey levels
     assert images.shape == (len(pil), 3, 224, 224) and difference.mean(dim=(1, 2, 3)).max().item() < 6  # per image
@@ -321,13 +320,12 @@ def test_gpu_decoders_take_strips_single_pixels_and_rare_markers(tmp_path, name)
     whole = (folder / "422.JPEG").read_bytes()
     truncated = folder / "truncated.JPEG"
     truncated.write_bytes(whole[:len(whole) * 3 // 5])
-    prep = Preprocess.from_transforms(TRANSFORMS)
     samples = open_dataset(tmp_path, TRANSFORMS, name)
-    batch = DecodeOnDevice(CUDA, prep, name)([samples[i] for i in range(len(samples))])
+    batch = DecodeOnDevice(CUDA, PREP, name)([samples[i] for i in range(len(samples))])
     assert [bad.path for bad in batch.bad] == [str(truncated)] and batch.cpu_fallback == 0
     pil = open_dataset(tmp_path, TRANSFORMS, "pil")
     reference = collate_samples([pil[i] for i, (path, _) in enumerate(pil.samples) if path != str(truncated)])
-    feeder = DeviceFeeder(CUDA, prep, normalized_crops=False)
+    feeder = DeviceFeeder(CUDA, PREP, normalized_crops=False)
     images, _ = feeder(batch)
     difference = ((images - reference.crops.to(CUDA)) * feeder.std).abs()        # grey levels
     assert images.shape == (len(BASELINE_ODDITIES), 3, 224, 224)
@@ -338,7 +336,7 @@ def test_gpu_decoders_take_strips_single_pixels_and_rare_markers(tmp_path, name)
 def test_prefetching_loader_with_gpu_workers_scores_every_image(varied_jpegs, name):
     dataset = open_dataset(varied_jpegs, TRANSFORMS, name)
     runner = Runner(alexnet().eval(), Mode("bf16", True), CUDA)
-    feeder = DeviceFeeder(CUDA, Preprocess.from_transforms(TRANSFORMS), normalized_crops=False)
+    feeder = DeviceFeeder(CUDA, PREP, normalized_crops=False)
     raw = evaluate(runner, dataset, list(range(len(dataset))), 32, 2, 1, feeder, progress=False)
     assert sorted(raw["batch_images"]) == [4, 32, 32, 32]      # the last, partial batch too
     startup = raw["startup_breakdown"]
