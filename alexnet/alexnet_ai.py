@@ -46,8 +46,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     group.add_argument("--measure", action="store_true",
                        help="time every layer on the device (profiler's per-layer timing) and plot it")
     group.add_argument("--rewrite", action="store_true",
-                       help="analyse (and with --measure time) the benchmark's exact rewrites of the model, "
-                            "checked against it at run time, to compare with a run without")
+                       help="analyse (and with --measure or --counters time and measure) the benchmark's exact "
+                            "rewrites of the model, checked against it at run time, to compare with a run without")
     group.add_argument("--peak-tflops", type=positive_float, default=None,
                        help="compute ceiling to use instead of measuring, TFLOP/s")
     group.add_argument("--peak-gbps", type=positive_float, default=None,
@@ -73,9 +73,6 @@ def main(args) -> int:
                         "without them no input is read (FLOP and bytes come from shapes)")
     if not args.counters and (args.cache or args.ncu):
         raise UserError("--cache and --ncu apply to --counters")
-    if args.counters and args.rewrite:
-        raise UserError("--rewrite applies to the roofline (with or without --measure); --counters measures the "
-                        "reference model")
     if args.counters and args.measure:
         raise UserError("--counters times each layer under Nsight Compute and --measure with the profiler: "
                         "choose one")

@@ -23,6 +23,7 @@ from .intensity import l2_capacity_bytes, layer_costs, machine_ceilings, measure
 from .models import load_model
 from .modes import DTYPES
 from .record import provenance
+from .rewrites import rewrite_model
 
 
 def layer_row(name: str, layer_type: str, kernels: list, cost, l2_capacity: int) -> dict:
@@ -95,6 +96,7 @@ def run_counters(*, model: str, weights: str, device, mode, data, batch_sizes: l
         raise ncu.CountersUnavailable(f"this GPU's ncu offers no {', '.join(missing)}")
     chosen = [metric for metric in ncu.REQUIRED_METRICS + tuple(ncu.FLOP_METRICS) if metric in available]
     loaded = load_model(model, weights, seed, allow_random_fallback=True)
+    measured = rewrite_model(loaded.model) if mode.rewrite else loaded.model   # the layers the child runs
     dtype = DTYPES[mode.precision]
     say(f"Ceilings on {device} for {mode.precision}: compute and DRAM "
         f"{'given' if peak_tflops and peak_gbps else 'measured'}, L2 measured...")
@@ -110,7 +112,7 @@ def run_counters(*, model: str, weights: str, device, mode, data, batch_sizes: l
         target_config = Path(scratch) / "target.json"
         target_config.write_text(json.dumps({
             "model": model, "weights": weights, "seed": seed, "device": str(device), "precision": mode.precision,
-            "channels_last": mode.channels_last, "batch_sizes": batch_sizes,
+            "channels_last": mode.channels_last, "rewrite": mode.rewrite, "batch_sizes": batch_sizes,
             "data_root": None if data.synthetic else str(data.root)}))
         report = Path(scratch) / "counters"
         target = [sys.executable, "-m", "cnnbench.ncu_target", str(target_config)]
@@ -124,7 +126,7 @@ def run_counters(*, model: str, weights: str, device, mode, data, batch_sizes: l
     results = []
     for batch_size in batch_sizes:
         in_batch = [k for k in kernels if k.batch_size == batch_size]
-        rows = attribute(in_batch, layer_costs(loaded.model, batch_size, dtype), l2_capacity)
+        rows = attribute(in_batch, layer_costs(measured, batch_size, dtype), l2_capacity)
         results.append({"batch_size": batch_size, "layers": rows, "checks": checks(rows, in_batch, l2_capacity)})
     outside = sum(k.batch_size is None for k in kernels)
 

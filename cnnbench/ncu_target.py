@@ -22,9 +22,9 @@ WARM_UP_FORWARDS = 3
 
 
 def profile_forwards(*, model: str, weights: str, seed: int, device: str, precision: str, channels_last: bool,
-                     batch_sizes: list, data_root=None) -> None:
+                     rewrite: bool, batch_sizes: list, data_root=None) -> None:
     loaded = load_model(model, weights, seed, allow_random_fallback=True)
-    runner = Runner(loaded.model, Mode(precision, channels_last), torch.device(device))
+    runner = Runner(loaded.model, Mode(precision, channels_last, rewrite=rewrite), torch.device(device))
     data = DataChoice(root=Path(data_root) if data_root else None)
     for batch_size in batch_sizes:
         runner.warm_up(input_batch(data, loaded.transforms, batch_size, seed), WARM_UP_FORWARDS)

@@ -120,12 +120,6 @@ def test_rewritten_model_keeps_its_useful_flop_and_saves_bytes(tmp_path):
     assert sum(row["macs"] for row in rewritten.values()) == sum(row["macs"] for row in reference.values())
 
 
-def test_counters_refuse_rewrite(capsys):
-    args = alexnet_ai.get_args_parser().parse_args(["--counters", "--rewrite", "--device", "cpu"])
-    assert alexnet_ai.main(args) == 2
-    assert "--counters measures the reference model" in capsys.readouterr().err
-
-
 def test_rewritten_layers_take_the_colour_of_what_they_replace():
     from cnnbench.roofline_report import LAYER_COLOURS, layer_colour
 

@@ -360,8 +360,10 @@ def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
     assert result["nvml_readings"] >= 1 and 0 <= result["gpu_kernel_busy_percent"] <= 100
 
 
-def test_counters_measure_every_layer_under_ncu(tmp_path):
-    """alexnet_ai.py --counters end to end: ncu over the child, per-layer rows whose sums hold."""
+@pytest.mark.parametrize("flags", [[], ["--rewrite", "--channels-last"]], ids=["reference", "rewrite"])
+def test_counters_measure_every_layer_under_ncu(tmp_path, flags):
+    """alexnet_ai.py --counters end to end: ncu over the child, per-layer rows whose sums hold; with
+    --rewrite, of the rewritten layers (conv1 in the pairs kernel, conv3's ReLU inside its kernel)."""
     import alexnet_ai
     from cnnbench.ncu import CountersUnavailable, find_ncu
 
@@ -370,12 +372,17 @@ def test_counters_measure_every_layer_under_ncu(tmp_path):
     except CountersUnavailable as error:
         pytest.skip(str(error))
     args = alexnet_ai.get_args_parser().parse_args(
-        ["--counters", "--batch-sizes", "2", "--precision", "bf16", "--weights", "none", "--output-dir", str(tmp_path)])
+        ["--counters", "--batch-sizes", "2", "--precision", "bf16", "--weights", "none", "--output-dir", str(tmp_path),
+         *flags])
     assert alexnet_ai.main(args) == 0
     result = read_single_json(tmp_path, "measured_bytes_results_*.json")
     batch = result["batch_sizes"][0]
     assert batch["checks"]["layers_sum_to_totals"] and not batch["checks"]["below_minimum_unexplained"]
-    convs = [r for r in batch["layers"] if r["type"] == "Conv2d"]
+    conv_types = ("Conv2d", "SpaceToDepthConv2d", "ConvReLU")
+    convs = [r for r in batch["layers"] if r["type"] in conv_types]
+    assert len(convs) == 5
     assert all(r["kernel_count"] >= 1 and r["dram_read_bytes"] > 0 and r["l2_bytes"] > 0 for r in convs)
+    assert result["mode"]["rewrite"] == bool(flags)
+    assert [r["type"] for r in convs][:3:2] == (["SpaceToDepthConv2d", "ConvReLU"] if flags else ["Conv2d"] * 2)
     assert result["cache"] == "cold" and result["ceilings"]["l2_bytes_per_s"] > result["ceilings"]["dram_bytes_per_s"]
     assert list(tmp_path.glob("measured_bytes_results_*.png")) and list(tmp_path.glob("*.ncu-rep"))
