@@ -6,7 +6,9 @@ it), not in isolation: the rewrite as shipped; its conv1 in the space-to-depth f
 the pairs form; without its fused conv ReLUs (an earlier form); and conv1's space-to-depth with
 its input channels padded 3 -> 4 (64 stride-1 input channels, inductor's copy) and/or its output
 pixels computed in pairs along the width (a stride-(1, 2) convolution with 128 output channels
-over 4 block columns, whose NHWC output is a view of the 55 x 56 x 64 image).
+over 4 block columns, whose NHWC output is a view of the 55 x 56 x 64 image); and the classifier
+reading the last pool's channels_last output as it lies (FC1's columns permuted to (h, w, c) order),
+where flatten otherwise copies it to (c, h, w) order.
 Each variant is checked against the reference model first.
 Usage: python benchmarks/investigations/rewrite_variants.py [--batch-size 4096] [--cudnn-benchmark-limit N]
 """
@@ -58,6 +60,13 @@ class PaddedSpaceToDepthConv1(nn.Module):
         return y[..., :55]
 
 
+class Permute(nn.Module):
+    """NCHW-shaped channels_last -> (n, h, w, c), contiguous: torch.flatten(x, 1) is then a view."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
+
+
 def unfused(model):
     for index, layer in enumerate(model.features):
         if isinstance(layer, ConvReLU):
@@ -93,7 +102,17 @@ def main() -> int:
         model.features[0]._why_not_pairs = lambda x: "space-to-depth asked"
         return model
 
-    variants = {"rewrite": lambda: shipped, "rewrite without fused conv ReLUs": lambda: unfused(copy.deepcopy(shipped)),
+    def nhwc_classifier_variant():   # flatten in (h, w, c) order, a view of channels_last; FC1's columns to match
+        model = copy.deepcopy(shipped)
+        first = next(layer for layer in model.classifier if isinstance(layer, nn.Linear))
+        channels = model.features[10].out_channels
+        columns = first.weight.reshape(first.out_features, channels, -1).transpose(1, 2)
+        first.weight = nn.Parameter(columns.reshape(first.out_features, -1).contiguous(), requires_grad=False)
+        model.avgpool = nn.Sequential(model.avgpool, Permute())
+        return model
+
+    variants = {"rewrite": lambda: shipped,
+                "classifier reads NHWC": nhwc_classifier_variant, "rewrite without fused conv ReLUs": lambda: unfused(copy.deepcopy(shipped)),
                 "conv1 over 4 channels": lambda: conv1_variant(False),
                 "conv1 over 4 channels, pixel pairs": lambda: conv1_variant(True),
                 "conv1 space-to-depth": space_to_depth_variant}
