@@ -125,15 +125,14 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: 
 
 
 if triton is not None:
-    # Tiles over all output channels of a pair, each program reading its input rows once: the three
-    # fastest of six tried on an H200 at batch 4096 (2.27-2.40 ms; 256 or 64 rows, or K steps of 16:
-    # 2.54-3.08 ms).
-    PAIR_CONFIGS = [triton.Config({"BLOCK_M": m, "BLOCK_K": k}, num_warps=w, num_stages=s)
-                    for m, k, w, s in ((128, 32, 4, 4), (128, 64, 4, 3), (128, 64, 8, 3))]
+    # Tiles over all output channels of a pair, each program reading its input rows once: the fastest
+    # of ten tried on an H200 at batch 4096 (2.26-2.27 ms, twice; 256 rows 2.43-3.14, 64 rows 3.08,
+    # K steps of 16 2.63). Fixed, not autotuned: the autotuner would tune at the first batch it sees,
+    # the run-time check's two images, and keep that choice for every batch size.
+    PAIR_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_K": 32}, num_warps=4, num_stages=4)
 
-    @triton.autotune(configs=PAIR_CONFIGS, key=["out_height", "pairs", "height", "width"])
     @triton.jit
-    def _conv_pairs_kernel(x_ptr, w_ptr, b_ptr, y_ptr, rows, out_height, pairs, height, width, pad_top,
+    def _conv_pairs_kernel(x_ptr, w_ptr, b_ptr, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
                            STRIDE: tl.constexpr, CHANNELS: tl.constexpr, KERNEL_HEIGHT: tl.constexpr,
                            ROW: tl.constexpr, START_SHIFT: tl.constexpr, N_OUT: tl.constexpr, BLOCK_N: tl.constexpr,
                            HAS_BIAS: tl.constexpr, ALIGNED: tl.constexpr, BLOCK_M: tl.constexpr,
@@ -141,7 +140,9 @@ if triton is not None:
         """Implicit GEMM over an NHWC image: a GEMM row is one pair of neighbouring output pixels
         (image, output row, pair); its K runs over KERNEL_HEIGHT input rows of ROW elements each,
         the contiguous span of one row that both pixels' windows cover (from START_SHIFT elements
-        before the pair's first column, so that every span starts 16-byte aligned when ALIGNED)."""
+        before the pair's first column, so that every span starts 16-byte aligned when ALIGNED).
+        The pair's two pixels are neighbours in the NHWC output: its row of the accumulator is one
+        contiguous span of y, and where the width is odd the last pair's second pixel is not stored."""
         m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
         m_ok = m < rows
         pair = m % pairs
@@ -167,8 +168,10 @@ if triton is not None:
             acc = tl.dot(a, w, acc)
         if HAS_BIAS:
             acc += tl.load(b_ptr + cols, mask=cols < N_OUT, other=0.0).to(tl.float32)[None, :]
-        tl.store(y_ptr + m.to(tl.int64)[:, None] * N_OUT + cols[None, :], acc.to(y_ptr.dtype.element_ty),
-                 mask=m_ok[:, None] & (cols < N_OUT)[None, :])
+        within_row = pair[:, None] * N_OUT + cols[None, :]     # element of the output row: pixel 2 * pair on
+        out_row = (m // pairs).to(tl.int64)                    # (image, output row)
+        tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + within_row, acc.to(y_ptr.dtype.element_ty),
+                 mask=m_ok[:, None] & (cols < N_OUT)[None, :] & (within_row < out_width * (N_OUT // 2)))
 
 
 def pair_geometry(stride: int, kernel_width: int, pad_left: int, channels: int) -> tuple:
@@ -196,30 +199,29 @@ def pack_pairs(weight: torch.Tensor, stride: int, pad_left: int) -> torch.Tensor
 
 
 def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_height: int, kernel_width: int,
-               pad_top: int, pad_left: int, out_height: int, pairs: int, out_channels: int,
+               pad_top: int, pad_left: int, out_height: int, out_width: int, out_channels: int,
                config=None) -> torch.Tensor:
     """A strided convolution of the channels_last image x, two neighbouring output pixels per GEMM
     row, in one Triton kernel that reads the image in place. `packed` comes from pack_pairs. Returns
-    (n, out_height, pairs, 2 * out_channels): the NHWC output image, 2 * pairs columns wide.
-    `config` (one of PAIR_CONFIGS) fixes the tiles instead of the autotuner."""
+    the (n, out_height, out_width, out_channels) NHWC output image, contiguous.
+    `config` (a triton.Config of BLOCK_M and BLOCK_K) replaces PAIR_CONFIG's tiles."""
     x = x.contiguous(memory_format=torch.channels_last)   # a no-op for the rewrite's own input
     n, channels, height, width = x.shape
     row, shift = pair_geometry(stride, kernel_width, pad_left, channels)
-    y = torch.empty((n, out_height, pairs, 2 * out_channels), dtype=x.dtype, device=x.device)
+    y = torch.empty((n, out_height, out_width, out_channels), dtype=x.dtype, device=x.device)
+    pairs = -(-out_width // 2)
     rows = n * out_height * pairs
     # every span starts on a multiple of 8 elements: pairs step by one (pair_geometry's lead), rows and
     # the image by the others
     aligned = (2 * stride * channels) % 8 == 0 and (width * channels) % 8 == 0 and x.data_ptr() % 16 == 0
-    kernel, fixed = _conv_pairs_kernel, {}
-    if config is not None:
-        kernel, fixed = _conv_pairs_kernel.fn, dict(config.kwargs, num_warps=config.num_warps,
-                                                    num_stages=config.num_stages)
-    grid = lambda meta: (triton.cdiv(rows, meta["BLOCK_M"]),)   # noqa: E731
+    config = config or PAIR_CONFIG
+    grid = (triton.cdiv(rows, config.kwargs["BLOCK_M"]),)
     with on_device(x.device):
-        kernel[grid](x, packed, packed if bias is None else bias, y, rows, out_height, pairs, height, width, pad_top,
-                     STRIDE=stride, CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift,
-                     N_OUT=2 * out_channels, BLOCK_N=packed.shape[1], HAS_BIAS=bias is not None, ALIGNED=aligned,
-                     **fixed)
+        _conv_pairs_kernel[grid](
+            x, packed, packed if bias is None else bias, y, rows, out_height, out_width, pairs, height, width, pad_top,
+            STRIDE=stride, CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift,
+            N_OUT=2 * out_channels, BLOCK_N=packed.shape[1], HAS_BIAS=bias is not None, ALIGNED=aligned,
+            num_warps=config.num_warps, num_stages=config.num_stages, **config.kwargs)
     return y
 
 
@@ -242,13 +244,14 @@ if not MISSING:
     @torch.library.custom_op("cnnbench::conv_pairs", mutates_args=())
     def _conv_pairs_op(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], stride: int,
                        kernel_height: int, kernel_width: int, pad_top: int, pad_left: int, out_height: int,
-                       pairs: int, out_channels: int) -> torch.Tensor:
+                       out_width: int, out_channels: int) -> torch.Tensor:
         return conv_pairs(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height,
-                          pairs, out_channels)
+                          out_width, out_channels)
 
     @_conv_pairs_op.register_fake
-    def _(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height, pairs, out_channels):
-        return x.new_empty((x.shape[0], out_height, pairs, 2 * out_channels))
+    def _(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width,
+          out_channels):
+        return x.new_empty((x.shape[0], out_height, out_width, out_channels))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:

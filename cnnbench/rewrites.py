@@ -117,14 +117,12 @@ class SpaceToDepthConv2d(nn.Module):
         return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, self.bias)
 
     def _pairs(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = x.shape
+        height, width = x.shape[-2:]
         out_height, out_width = self._output_size(height, 0), self._output_size(width, 1)
-        pairs = -(-out_width // 2)
         bias = None if self.bias is None else self.bias.repeat(2)
         y = torch.ops.cnnbench.conv_pairs(x, self.pair_weight, bias, self.stride, *self.kernel_size, *self.padding,
-                                          out_height, pairs, self.out_channels)   # (n, oh, pairs, 2 * out)
-        image = y.reshape(n, out_height, 2 * pairs, self.out_channels)
-        return image.permute(0, 3, 1, 2)[..., :out_width]
+                                          out_height, out_width, self.out_channels)   # (n, oh, ow, out)
+        return y.permute(0, 3, 1, 2)    # NCHW-shaped, channels_last in memory
 
     def extra_repr(self) -> str:
         return (f"space_to_depth={self.stride}, kernel_size={self.kernel_size}, "
