@@ -69,7 +69,7 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         bias_adds = n_out if module.bias is not None else 0
         elementwise_flop = n_out if isinstance(module, ConvReLU) else 0
     elif isinstance(module, SpaceToDepthConv2d):
-        macs = n_out * module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+        macs = n_out * module.in_channels * math.prod(module.kernel_size)
         bias_adds = n_out if module.bias is not None else 0
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features
