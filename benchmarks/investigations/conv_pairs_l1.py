@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Can the L1 serve conv_pairs' overlapping image windows, and does that lift its L2 bound?
+
+Nsight Compute on the shipped kernel (batch 1024, conv1_persistent call 1): the L2's tag lookups
+run at 88% of their peak, its sectors at 52%. The gathered image rows reach the L2 as cp.async
+copies that bypass the L1 (.cg), about 10 L2 requests per warp-level copy, while neighbouring pairs
+and output rows read the same bytes about 5.5 times over. A persistent prototype whose image loads
+went through the L1 hit 73% of them there and sent a quarter of the requests to the L2.
+
+Triton's cp.async copies of 16 bytes always bypass the L1 (.cg, whatever the load's cache
+modifier), and Triton asks the driver to prefer shared memory for every kernel
+(cuFuncSetCacheConfig), so the L1 keeps what is left of 256 KB after the largest carve-out (233 KB
+configured for the shipped kernel, which runs 2 programs per multiprocessor for its registers). This
+times the shipped kernel against copies of it whose image tile for the next K step is loaded into
+registers by plain global loads (cached in the L1) while the current step multiplies, with the
+carve-out preference set to a share of the maximum after loading (cuFuncSetAttribute), over 1-4
+stages of the weight tiles, loaded by cp.async or by TMA.
+Usage: python benchmarks/investigations/conv_pairs_l1.py [--batch-size 4096] [--only REGEX]
+"""
+
+import argparse
+import ctypes
+import functools
+import json
+import re
+import sys
+from pathlib import Path
+
+import torch
+import triton
+import triton.language as tl
+from triton.testing import do_bench
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from cnnbench import kernels  # noqa: E402
+from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
+
+GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
+PREFERRED_SHARED_MEMORY_CARVEOUT = 9        # CUfunction_attribute
+
+
+@triton.jit
+def _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW: tl.constexpr,
+                KERNEL_HEIGHT: tl.constexpr, A_CACHE: tl.constexpr):
+    """conv_pairs' gathered (BLOCK_M, BLOCK_K) tile of image rows for K elements k_start + k."""
+    kernel_row = (k_start + k) // ROW
+    within = (k_start + k) % ROW
+    in_row = top[:, None] + kernel_row[None, :]
+    column = start[:, None] + within[None, :]
+    ok = (m_ok[:, None] & (in_row >= 0) & (in_row < height) & (kernel_row < KERNEL_HEIGHT)[None, :]
+          & (column >= 0) & (column < row_elements))
+    return tl.load(x_ptr + first[:, None] + (kernel_row * row_elements + within)[None, :], mask=ok, other=0.0,
+                   cache_modifier=A_CACHE)
+
+
+@triton.jit
+def _pairs_cached(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
+                  STRIDE: tl.constexpr, CHANNELS: tl.constexpr, KERNEL_HEIGHT: tl.constexpr, ROW: tl.constexpr,
+                  START_SHIFT: tl.constexpr, N_OUT: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr,
+                  BLOCK_K: tl.constexpr, A_CACHE: tl.constexpr, TMA_WEIGHTS: tl.constexpr, PREFETCH: tl.constexpr):
+    """kernels._conv_pairs_kernel (aligned, no bias) with the image rows' cache modifier and the
+    weight tiles' path as knobs."""
+    m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    m_ok = m < rows
+    pair = m % pairs
+    top = (m // pairs) % out_height * STRIDE - pad_top
+    image = (m // pairs // out_height).to(tl.int64)
+    row_elements = width * CHANNELS
+    start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT
+    first = tl.multiple_of((image * height + top) * row_elements + start, 8)
+    k = tl.arange(0, BLOCK_K)
+    cols = tl.arange(0, BLOCK_N)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    a = _image_tile(x_ptr, first, top, start, m_ok, 0, k, height, row_elements, ROW, KERNEL_HEIGHT, A_CACHE)
+    for k_start in range(0, KERNEL_HEIGHT * ROW, BLOCK_K):
+        if PREFETCH:    # the next step's image tile, loaded into registers through the L1 while this one multiplies
+            a_next = _image_tile(x_ptr, first, top, start, m_ok, k_start + BLOCK_K, k, height, row_elements, ROW,
+                                 KERNEL_HEIGHT, A_CACHE)
+        else:
+            a = _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW, KERNEL_HEIGHT,
+                            A_CACHE)
+        if TMA_WEIGHTS:
+            w = w_desc.load([k_start, 0])
+        else:
+            w = tl.load(w_ptr + (k_start + k)[:, None] * BLOCK_N + cols[None, :])
+        acc = tl.dot(a, w, acc)
+        if PREFETCH:
+            a = a_next
+    within_row = pair[:, None] * N_OUT + cols[None, :]
+    out_row = (m // pairs).to(tl.int64)
+    tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + within_row, acc.to(y_ptr.dtype.element_ty),
+             mask=m_ok[:, None] & (cols < N_OUT)[None, :] & (within_row < out_width * (N_OUT // 2)))
+
+
+def set_carveout(compiled, percent):
+    """Prefer `percent` of the maximum shared memory for this kernel (the rest is L1)."""
+    libcuda = ctypes.CDLL("libcuda.so.1")
+    status = libcuda.cuFuncSetAttribute(ctypes.c_void_p(compiled.function), PREFERRED_SHARED_MEMORY_CARVEOUT,
+                                        ctypes.c_int(percent))
+    if status != 0:
+        raise RuntimeError(f"cuFuncSetAttribute returned {status}")
+
+
+def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weights, prefetch, carveout, state):
+    from triton.tools.tensor_descriptor import TensorDescriptor
+    stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width, out_channels = GEOMETRY
+    n, channels, height, width = x.shape
+    row, shift = kernels.pair_geometry(stride, kernel_width, pad_left, channels)
+    pairs = -(-out_width // 2)
+    y = torch.empty((n, out_height, out_width, out_channels), dtype=x.dtype, device=x.device)
+    rows = n * out_height * pairs
+    w_desc = TensorDescriptor.from_tensor(packed, [block_k, packed.shape[1]]) if tma_weights else packed
+    compiled = _pairs_cached[(triton.cdiv(rows, block_m),)](
+        x, packed, w_desc, y, rows, out_height, out_width, pairs, height, width, pad_top, STRIDE=stride,
+        CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift, N_OUT=2 * out_channels,
+        BLOCK_N=packed.shape[1], BLOCK_M=block_m, BLOCK_K=block_k, A_CACHE=a_cache, TMA_WEIGHTS=tma_weights,
+        PREFETCH=prefetch, num_warps=warps, num_stages=stages)
+    if carveout is not None and not state:    # after the first launch loaded it; applies from the next
+        set_carveout(compiled, carveout)
+        state.append(compiled)
+    return y
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--only", default="", help="a regular expression: the forms whose names match")
+    args = parser.parse_args()
+    n = args.batch_size
+    torch.manual_seed(0)
+    triton.set_allocator(lambda size, align, stream: torch.empty(size, dtype=torch.int8, device="cuda"))
+    conv1 = torch.nn.Conv2d(3, 64, 11, 4, 2, bias=False).to("cuda", torch.bfloat16)
+    packed = SpaceToDepthConv2d(conv1).pair_weight.data
+    x = torch.randn(n, 3, 224, 224, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    useful_flop = 2 * n * 55 * 55 * 64 * 3 * 11 * 11
+    result = {"batch_size": n, "device": torch.cuda.get_device_name(), "ms": {}, "max_abs_vs_shipped": {}}
+    with torch.inference_mode():
+        reference = kernels.conv_pairs(x, packed, None, *GEOMETRY)
+        forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
+        for stages, prefetch, tma, carveout in ((3, True, False, None), (3, True, False, 44), (4, True, False, 58),
+                                                (3, True, True, None), (3, True, True, 44), (2, True, True, 44),
+                                                (2, True, True, 30), (1, True, True, 30), (1, True, False, 30),
+                                                (4, False, False, 58), (3, False, True, None)):
+            name = (f"copy s{stages} image {'prefetched by ld.global' if prefetch else 'by cp.async'} weights "
+                    f"{'TMA' if tma else 'cp.async'} carveout {carveout if carveout is not None else 'default'}")
+            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", tma, prefetch,
+                                            carveout, [])
+        for name, run in forms.items():
+            if not re.search(args.only, name):
+                continue
+            try:
+                result["max_abs_vs_shipped"][name] = (run().float() - reference.float()).abs().max().item()
+                result["ms"][name] = do_bench(run)
+            except Exception as error:      # e.g. out of shared memory for this form
+                result["ms"][name] = f"failed: {str(error).splitlines()[0][:200]}"
+            print(name, result["ms"][name], result["max_abs_vs_shipped"].get(name), flush=True)
+    best = min((ms, name) for name, ms in result["ms"].items() if isinstance(ms, float))
+    result["best"] = {"name": best[1], "ms": best[0], "useful_tflop_per_s": useful_flop / best[0] / 1e9}
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
