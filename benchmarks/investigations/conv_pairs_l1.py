@@ -15,6 +15,11 @@ times the shipped kernel against copies of it whose image tile for the next K st
 registers by plain global loads (cached in the L1) while the current step multiplies, with the
 carve-out preference set to a share of the maximum after loading (cuFuncSetAttribute), over 1-4
 stages of the weight tiles, loaded by cp.async or by TMA.
+
+Call 2 found the L1 path slower although the L2 then ran at a third of its peak: with 2 programs
+of 4 warps per multiprocessor the kernel waits on latency. So it also times the shipped gather with
+the registers capped at 168 per thread (maxnreg), which lets 3 programs share a multiprocessor, and
+tiles of 64 rows (half the accumulator).
 Usage: python benchmarks/investigations/conv_pairs_l1.py [--batch-size 4096] [--only REGEX]
 """
 
@@ -101,7 +106,8 @@ def set_carveout(compiled, percent):
         raise RuntimeError(f"cuFuncSetAttribute returned {status}")
 
 
-def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weights, prefetch, carveout, state):
+def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weights, prefetch, carveout, state,
+                 maxnreg=None):
     from triton.tools.tensor_descriptor import TensorDescriptor
     stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width, out_channels = GEOMETRY
     n, channels, height, width = x.shape
@@ -114,7 +120,7 @@ def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weight
         x, packed, w_desc, y, rows, out_height, out_width, pairs, height, width, pad_top, STRIDE=stride,
         CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift, N_OUT=2 * out_channels,
         BLOCK_N=packed.shape[1], BLOCK_M=block_m, BLOCK_K=block_k, A_CACHE=a_cache, TMA_WEIGHTS=tma_weights,
-        PREFETCH=prefetch, num_warps=warps, num_stages=stages)
+        PREFETCH=prefetch, num_warps=warps, num_stages=stages, **({'maxnreg': maxnreg} if maxnreg else {}))
     if carveout is not None and not state:    # after the first launch loaded it; applies from the next
         set_carveout(compiled, carveout)
         state.append(compiled)
@@ -145,6 +151,14 @@ def main() -> int:
                     f"{'TMA' if tma else 'cp.async'} carveout {carveout if carveout is not None else 'default'}")
             forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", tma, prefetch,
                                             carveout, [])
+        # registers cap the shipped tiles at 2 programs per multiprocessor; 168 per thread allow 3
+        for block_m, stages, tma, maxnreg in ((128, 3, True, 168), (128, 4, True, 168), (128, 4, False, 168),
+                                              (128, 3, False, 168), (64, 4, True, None), (64, 3, True, None),
+                                              (64, 4, False, None)):
+            name = (f"copy {block_m}x32 s{stages} weights {'TMA' if tma else 'cp.async'} "
+                    f"maxnreg {maxnreg or 'default'}")
+            forms[name] = functools.partial(pairs_cached, x, packed, block_m, 32, 4, stages, "", tma, False, None, [],
+                                            maxnreg)
         for name, run in forms.items():
             if not re.search(args.only, name):
                 continue
