@@ -152,12 +152,19 @@ def main() -> int:
             forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", tma, prefetch,
                                             carveout, [])
         # registers cap the shipped tiles at 2 programs per multiprocessor; 168 per thread allow 3
-        for block_m, stages, tma, maxnreg in ((128, 3, True, 168), (128, 4, True, 168), (128, 4, False, 168),
-                                              (128, 3, False, 168), (64, 4, True, None), (64, 3, True, None),
-                                              (64, 4, False, None)):
-            name = (f"copy {block_m}x32 s{stages} weights {'TMA' if tma else 'cp.async'} "
+        for block_m, block_k, stages, tma, maxnreg in ((128, 32, 3, True, 168), (128, 32, 4, True, 168),
+                                                       (128, 32, 4, False, 168), (128, 32, 3, False, 168),
+                                                       (64, 32, 4, True, None), (64, 32, 3, True, None),
+                                                       (64, 32, 4, False, None), (128, 64, 2, True, 168),
+                                                       (128, 64, 3, True, 168)):
+            name = (f"copy {block_m}x{block_k} s{stages} weights {'TMA' if tma else 'cp.async'} "
                     f"maxnreg {maxnreg or 'default'}")
-            forms[name] = functools.partial(pairs_cached, x, packed, block_m, 32, 4, stages, "", tma, False, None, [],
+            forms[name] = functools.partial(pairs_cached, x, packed, block_m, block_k, 4, stages, "", tma, False, None,
+                                            [], maxnreg)
+        # both: image tiles through the L1 and 3 programs per multiprocessor
+        for stages, carveout, maxnreg in ((3, 44, 168), (3, 58, 168), (2, 44, 168), (2, 58, 168), (3, None, 168)):
+            name = f"copy s{stages} image prefetched by ld.global weights TMA carveout {carveout} maxnreg {maxnreg}"
+            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", True, True, carveout, [],
                                             maxnreg)
         for name, run in forms.items():
             if not re.search(args.only, name):
