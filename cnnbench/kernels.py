@@ -21,10 +21,12 @@ went from 0.0837 to 0.0766 ms in the plain loop.
 
 The kernels are Triton's. Where Triton cannot run (no triton package, no CUDA tensor, no
 torch.library.custom_op), `kernel_unavailable()` says why, the linear layer stays the plain
-F.linear form and conv1 the space-to-depth form; the rewrite's run-time check covers both and
-records which ran.
+F.linear form and conv1 the space-to-depth form (also where Triton has no host tensor descriptors,
+which conv_pairs' weight tiles use: `pairs_unavailable()`); the rewrite's run-time check covers
+both and records which ran.
 """
 
+import ctypes
 from typing import Optional
 
 import torch
@@ -41,6 +43,10 @@ try:
     from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 except ImportError:          # no Triton, or one before 3.3: every launch waits for the one before
     gdc_launch_dependents = gdc_wait = None
+try:
+    from triton.tools.tensor_descriptor import TensorDescriptor
+except ImportError:          # no Triton, or one without host-side tensor maps (TMA): conv1 keeps space-to-depth
+    TensorDescriptor = None
 
 
 def _missing() -> str:
@@ -65,6 +71,12 @@ def kernel_unavailable(x: torch.Tensor) -> str:
     if x.dtype not in HALF:
         return f"input is {str(x.dtype).replace('torch.', '')}, not fp16/bf16"
     return ""
+
+
+def pairs_unavailable(x: torch.Tensor) -> str:
+    """'' when conv_pairs runs on x, else why not: it also needs Triton's tensor maps (TMA)."""
+    return kernel_unavailable(x) or ("" if TensorDescriptor is not None
+                                     else f"triton {triton.__version__} has no host tensor descriptors")
 
 
 if triton is not None:
@@ -128,11 +140,24 @@ if triton is not None:
     # Tiles over all output channels of a pair, each program reading its input rows once: the fastest
     # of nine tried on an H200 at batch 4096 (2.25-2.27 ms in three calls; 256 rows 2.43-3.14, 64 rows
     # 3.08, K steps of 16 2.63). Fixed, not autotuned: the autotuner would tune at the first batch it
-    # sees, the run-time check's two images, and keep that choice for every batch size.
-    PAIR_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_K": 32}, num_warps=4, num_stages=4)
+    # sees, the run-time check's two images, and keep that choice for every batch size. 168 registers
+    # per thread let 3 programs share a multiprocessor (2 at the 194 the compiler takes otherwise).
+    PAIR_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_K": 32}, num_warps=4, num_stages=3, maxnreg=168)
 
     @triton.jit
-    def _conv_pairs_kernel(x_ptr, w_ptr, b_ptr, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
+    def _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW: tl.constexpr,
+                    KERNEL_HEIGHT: tl.constexpr):
+        """conv_pairs' (BLOCK_M, BLOCK_K) tile of gathered image rows for K elements k_start + k."""
+        kernel_row = (k_start + k) // ROW
+        within = (k_start + k) % ROW
+        in_row = top[:, None] + kernel_row[None, :]
+        column = start[:, None] + within[None, :]
+        ok = (m_ok[:, None] & (in_row >= 0) & (in_row < height) & (kernel_row < KERNEL_HEIGHT)[None, :]
+              & (column >= 0) & (column < row_elements))
+        return tl.load(x_ptr + first[:, None] + (kernel_row * row_elements + within)[None, :], mask=ok, other=0.0)
+
+    @triton.jit
+    def _conv_pairs_kernel(x_ptr, w_desc, b_ptr, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
                            STRIDE: tl.constexpr, CHANNELS: tl.constexpr, KERNEL_HEIGHT: tl.constexpr,
                            ROW: tl.constexpr, START_SHIFT: tl.constexpr, N_OUT: tl.constexpr, BLOCK_N: tl.constexpr,
                            HAS_BIAS: tl.constexpr, ALIGNED: tl.constexpr, BLOCK_M: tl.constexpr,
@@ -142,7 +167,12 @@ if triton is not None:
         the contiguous span of one row that both pixels' windows cover (from START_SHIFT elements
         before the pair's first column, so that every span starts 16-byte aligned when ALIGNED).
         The pair's two pixels are neighbours in the NHWC output: its row of the accumulator is one
-        contiguous span of y, and where the width is odd the last pair's second pixel is not stored."""
+        contiguous span of y, and where the width is odd the last pair's second pixel is not stored.
+
+        Neighbouring pairs and output rows read the same image bytes about 5.5 times over. Each
+        step's image tile is loaded into registers through the L1, which serves most of that reuse,
+        one step ahead of its MMA; the weight tiles come by TMA (w_desc). Copied straight to shared
+        memory (cp.async bypasses the L1), the gathers kept the L2's tag lookups at 88% of their peak."""
         m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
         m_ok = m < rows
         pair = m % pairs
@@ -156,16 +186,12 @@ if triton is not None:
         k = tl.arange(0, BLOCK_K)
         cols = tl.arange(0, BLOCK_N)
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        a = _image_tile(x_ptr, first, top, start, m_ok, 0, k, height, row_elements, ROW, KERNEL_HEIGHT)
         for k_start in range(0, KERNEL_HEIGHT * ROW, BLOCK_K):
-            kernel_row = (k_start + k) // ROW
-            within = (k_start + k) % ROW
-            in_row = top[:, None] + kernel_row[None, :]
-            column = start[:, None] + within[None, :]
-            ok = (m_ok[:, None] & (in_row >= 0) & (in_row < height) & (kernel_row < KERNEL_HEIGHT)[None, :]
-                  & (column >= 0) & (column < row_elements))
-            a = tl.load(x_ptr + first[:, None] + (kernel_row * row_elements + within)[None, :], mask=ok, other=0.0)
-            w = tl.load(w_ptr + (k_start + k)[:, None] * BLOCK_N + cols[None, :])
-            acc = tl.dot(a, w, acc)
+            a_next = _image_tile(x_ptr, first, top, start, m_ok, k_start + BLOCK_K, k, height, row_elements, ROW,
+                                 KERNEL_HEIGHT)     # past the last kernel row: all masked, nothing read
+            acc = tl.dot(a, w_desc.load([k_start, 0]), acc)
+            a = a_next
         if HAS_BIAS:
             acc += tl.load(b_ptr + cols, mask=cols < N_OUT, other=0.0).to(tl.float32)[None, :]
         within_row = pair[:, None] * N_OUT + cols[None, :]     # element of the output row: pixel 2 * pair on
@@ -216,13 +242,43 @@ def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_
     aligned = (2 * stride * channels) % 8 == 0 and (width * channels) % 8 == 0 and x.data_ptr() % 16 == 0
     config = config or PAIR_CONFIG
     grid = (triton.cdiv(rows, config.kwargs["BLOCK_M"]),)
+    weights = TensorDescriptor.from_tensor(packed, [config.kwargs["BLOCK_K"], packed.shape[1]])
     with on_device(x.device):
-        _conv_pairs_kernel[grid](
-            x, packed, packed if bias is None else bias, y, rows, out_height, out_width, pairs, height, width, pad_top,
-            STRIDE=stride, CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift,
+        compiled = _conv_pairs_kernel[grid](
+            x, weights, packed if bias is None else bias, y, rows, out_height, out_width, pairs, height, width,
+            pad_top, STRIDE=stride, CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift,
             N_OUT=2 * out_channels, BLOCK_N=packed.shape[1], HAS_BIAS=bias is not None, ALIGNED=aligned,
-            num_warps=config.num_warps, num_stages=config.num_stages, **config.kwargs)
+            num_warps=config.num_warps, num_stages=config.num_stages, maxnreg=config.maxnreg, **config.kwargs)
+    if x.is_cuda:
+        _leave_l1(compiled, x.device, config)
     return y
+
+
+_CARVED = set()
+
+
+def _leave_l1(compiled, device: torch.device, config) -> None:
+    """Ask the driver for only the shared memory that the programs the registers allow per
+    multiprocessor need, leaving the rest to the L1 that serves conv_pairs' image reuse. Triton asks
+    for the most shared memory for every kernel, which leaves the L1 about 23 KB on an H200. Set
+    after the kernel's first launch (which loads it), once per kernel; a hint the driver may refuse.
+    On an H200 at batch 4096 it took conv_pairs from 2.25 to 2.18 ms."""
+    handle = getattr(compiled, "function", None)
+    if handle is None or handle in _CARVED:
+        return
+    _CARVED.add(handle)
+    properties = torch.cuda.get_device_properties(device)
+    programs = properties.regs_per_multiprocessor // ((config.maxnreg or 255) * 32 * config.num_warps)
+    needed = programs * (compiled.metadata.shared + 1024)     # the driver keeps 1 KB per program
+    percent = min(100, -(-100 * needed // properties.shared_memory_per_multiprocessor))
+    try:
+        ctypes.CDLL("libcuda.so.1").cuFuncSetAttribute(ctypes.c_void_p(handle), _PREFERRED_SHARED_MEMORY_CARVEOUT,
+                                                        ctypes.c_int(percent))
+    except OSError:     # no driver library by that name: the carve-out stays as Triton set it
+        pass
+
+
+_PREFERRED_SHARED_MEMORY_CARVEOUT = 9    # CUfunction_attribute
 
 
 def dependent_launch(x: torch.Tensor) -> bool:

@@ -94,7 +94,7 @@ class SpaceToDepthConv2d(nn.Module):
         a pair's outputs to fit the tiles that were measured (128 wide: 64 channels), and two images or
         more: a single image keeps the space-to-depth form, whose batch-1 latency was measured, and
         the run-time check (verify_rewrite: a batch, then its first image alone) then sees both forms."""
-        return (kernels.kernel_unavailable(x)
+        return (kernels.pairs_unavailable(x)
                 or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
                 or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
