@@ -262,7 +262,8 @@ def _leave_l1(compiled, device: torch.device, config) -> None:
     multiprocessor need, leaving the rest to the L1 that serves conv_pairs' image reuse. Triton asks
     for the most shared memory for every kernel, which leaves the L1 about 23 KB on an H200. Set
     after the kernel's first launch (which loads it), once per kernel; a hint the driver may refuse.
-    On an H200 at batch 4096 it took conv_pairs from 2.25 to 2.18 ms."""
+    On an H200 at batch 4096 it took the kernel from 2.250 to 2.179 ms (benchmarks/investigations/
+    conv_pairs_l1.py)."""
     handle = getattr(compiled, "function", None)
     if handle is None or handle in _CARVED:
         return

@@ -186,6 +186,33 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
         assert (got - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
 
 
+def test_conv1_keeps_space_to_depth_where_triton_has_no_tensor_descriptors(monkeypatch):
+    from cnnbench.rewrites import SpaceToDepthConv2d
+
+    conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, torch.float16)
+    layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 3, 224, 224, device=CUDA, dtype=torch.float16).contiguous(memory_format=torch.channels_last)
+    monkeypatch.setattr(kernels, "TensorDescriptor", None)
+    assert layer.form(x).startswith("space-to-depth (triton") and "tensor descriptors" in layer.form(x)
+    expected = conv(x).float()
+    assert (layer(x).float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
+
+
+def test_conv_pairs_leaves_the_l1_the_shared_memory_its_programs_do_not_need():
+    import ctypes
+
+    x = torch.randn(2, 3, 224, 224, device=CUDA, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    packed = kernels.pack_pairs(torch.randn(64, 3, 11, 11, device=CUDA, dtype=torch.bfloat16), 4, 2)
+    kernels.conv_pairs(x, packed, None, 4, 11, 11, 2, 2, 55, 55, 64)
+    assert kernels._CARVED, "the carve-out was not set after the first launch"
+    percent = ctypes.c_int()
+    for handle in kernels._CARVED:
+        status = ctypes.CDLL("libcuda.so.1").cuFuncGetAttribute(ctypes.byref(percent),
+                                                                kernels._PREFERRED_SHARED_MEMORY_CARVEOUT,
+                                                                ctypes.c_void_p(handle))
+        assert status == 0 and 0 < percent.value < 100
+
+
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
