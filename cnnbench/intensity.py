@@ -28,7 +28,7 @@ from torch import nn
 
 from . import metrics
 from .models import leaf_modules
-from .rewrites import ConvReLU, LinearReLU, PoolBiasReLU, SkipIdentityAdaptiveAvgPool2d, SpaceToDepthConv2d
+from .rewrites import BiasReLU, ConvReLU, LinearReLU, SkipIdentityAdaptiveAvgPool2d, SpaceToDepthConv2d
 from .timing import time_calls
 
 VIEW_LAYERS = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity)
@@ -77,11 +77,11 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         elementwise_flop = n_out if isinstance(module, LinearReLU) and module.relu else 0
     elif isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU)):
         elementwise_flop = n_out
+    elif isinstance(module, BiasReLU):
+        elementwise_flop = 2 * n_out
     elif isinstance(module, nn.MaxPool2d):
         kernel = nn.modules.utils._pair(module.kernel_size)
         elementwise_flop = n_out * (kernel[0] * kernel[1] - 1)
-        if isinstance(module, PoolBiasReLU):    # the bias and ReLU on each output
-            elementwise_flop += 2 * n_out
     elif isinstance(module, nn.AdaptiveAvgPool2d):
         (h_in, w_in), (h_out, w_out) = inputs.shape[-2:], output.shape[-2:]
         window_elements = _adaptive_windows(h_in, h_out) * _adaptive_windows(w_in, w_out)

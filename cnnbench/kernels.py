@@ -1,16 +1,13 @@
 """Custom GPU kernels that `--rewrite` uses where the library kernels leave time on the table.
 
-Three so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an implicit GEMM that
+Two so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an implicit GEMM that
 reads the image in place, two output pixels per row, so no blocked copy of the image is made and
 the reduction runs over the 45 elements of each input row the pair's windows cover (48 with the
-alignment), not over padded blocks. pool_bias_relu is a max-pool with the bias and ReLU that the
-rewrite moves past it (rewrites.PoolBiasReLU), in one pass over an NHWC image: on an H200 at batch
-4096, PyTorch's NHWC max-pool moved 0.4-0.5 TB/s and inductor's fused kernels 1.0-3.5, against
-3.9-4.1 for this one and a 4.3 TB/s copy. The third is a linear layer on a single input row
-(batch 1), optionally followed by ReLU. cuBLAS runs it as a split-K GEMM plus a reduction kernel,
-and the ReLU is one more; at batch 1 the layer is nothing but streaming its weights, so one pass
-that reads each weight once, multiplies in fp32 and adds the bias and ReLU before its single
-rounding does the same sum in fewer kernels.
+alignment), not over padded blocks. The other is a linear layer on a
+single input row (batch 1), optionally followed by ReLU. cuBLAS
+runs it as a split-K GEMM plus a reduction kernel, and the ReLU is one more; at batch 1 the layer
+is nothing but streaming its weights, so one pass that reads each weight once, multiplies in fp32
+and adds the bias and ReLU before its single rounding does the same sum in fewer kernels.
 
 Each weight is read once per forward, so its loads are marked evict-first, leaving the L2 to
 data that is read again. On an H200 (batch 1 fp16, compiled and graphed) the forward's p50 went
@@ -285,53 +282,6 @@ def _leave_l1(compiled, device: torch.device, config) -> None:
 _PREFERRED_SHARED_MEMORY_CARVEOUT = 9    # CUfunction_attribute
 
 
-if triton is not None:
-    @triton.jit
-    def _pool_bias_relu_kernel(x_ptr, b_ptr, y_ptr, pixels, height, width, out_height, out_width, channels,
-                               KERNEL_HEIGHT: tl.constexpr, KERNEL_WIDTH: tl.constexpr, STRIDE_HEIGHT: tl.constexpr,
-                               STRIDE_WIDTH: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-        """relu(max over each window + bias) of an NHWC image with no padding; a program takes BLOCK_P
-        output pixels (over image, row and column) by BLOCK_C channels, each tap one load along the
-        channels; the caches serve the overlap between neighbouring windows."""
-        p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
-        c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        ok = (p < pixels)[:, None] & (c < channels)[None, :]
-        column = p % out_width
-        row = p // out_width % out_height
-        image = (p // out_width // out_height).to(tl.int64)
-        first = ((image * height + row * STRIDE_HEIGHT) * width + column * STRIDE_WIDTH) * channels
-        peak = tl.full((BLOCK_P, BLOCK_C), float("-inf"), tl.float32)
-        for i in tl.static_range(KERNEL_HEIGHT):
-            for j in tl.static_range(KERNEL_WIDTH):
-                tap = tl.load(x_ptr + first[:, None] + (i * width + j) * channels + c[None, :], mask=ok,
-                              other=float("-inf"))
-                peak = tl.maximum(peak, tap.to(tl.float32))
-        # the bias added once to the max and rounded once, as PyTorch's half-precision add does
-        out = tl.maximum(peak + tl.load(b_ptr + c, mask=c < channels, other=0.0).to(tl.float32)[None, :], 0.0)
-        tl.store(y_ptr + p.to(tl.int64)[:, None] * channels + c[None, :], out.to(y_ptr.dtype.element_ty), mask=ok)
-
-
-def pool_bias_relu(x: torch.Tensor, bias: torch.Tensor, kernel_height: int, kernel_width: int, stride_height: int,
-                   stride_width: int) -> torch.Tensor:
-    """relu(max_pool2d(x) + bias) per channel of the channels_last image x (no padding, dilation or
-    ceil mode), in one Triton kernel. Returns the (n, out_height, out_width, channels) NHWC output.
-    On an H200 at batch 4096, AlexNet's three pools took 489, 341 and 110 us against inductor's
-    fused kernels' 567, 1,486 and 178 (with the flatten after the last) and eager's 4,082, 3,261
-    and 934 (benchmarks/investigations/pool_kernels.py); the tiles are the fastest of five there."""
-    x = x.contiguous(memory_format=torch.channels_last)
-    n, channels, height, width = x.shape
-    out_height, out_width = (height - kernel_height) // stride_height + 1, (width - kernel_width) // stride_width + 1
-    y = torch.empty((n, out_height, out_width, channels), dtype=x.dtype, device=x.device)
-    pixels = n * out_height * out_width
-    block_p, block_c = 32, 64
-    with on_device(x.device):
-        _pool_bias_relu_kernel[(triton.cdiv(pixels, block_p), triton.cdiv(channels, block_c))](
-            x, bias, y, pixels, height, width, out_height, out_width, channels, KERNEL_HEIGHT=kernel_height,
-            KERNEL_WIDTH=kernel_width, STRIDE_HEIGHT=stride_height, STRIDE_WIDTH=stride_width, BLOCK_P=block_p,
-            BLOCK_C=block_c, num_warps=4)
-    return y
-
-
 def dependent_launch(x: torch.Tensor) -> bool:
     """Whether the kernel on x starts before the kernel before it ends (programmatic dependent launch,
     Hopper and later): its programs read their first weights while the layer before finishes."""
@@ -354,17 +304,6 @@ if not MISSING:
                        out_width: int, out_channels: int) -> torch.Tensor:
         return conv_pairs(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height,
                           out_width, out_channels)
-
-    @torch.library.custom_op("cnnbench::pool_bias_relu", mutates_args=())
-    def _pool_bias_relu_op(x: torch.Tensor, bias: torch.Tensor, kernel_height: int, kernel_width: int,
-                           stride_height: int, stride_width: int) -> torch.Tensor:
-        return pool_bias_relu(x, bias, kernel_height, kernel_width, stride_height, stride_width)
-
-    @_pool_bias_relu_op.register_fake
-    def _(x, bias, kernel_height, kernel_width, stride_height, stride_width):
-        n, channels, height, width = x.shape
-        return x.new_empty((n, (height - kernel_height) // stride_height + 1,
-                            (width - kernel_width) // stride_width + 1, channels))
 
     @_conv_pairs_op.register_fake
     def _(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width,

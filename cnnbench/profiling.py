@@ -19,13 +19,15 @@ from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule
 
 from .models import leaf_modules
+from .rewrites import BiasReLU
 
 FORWARD_RANGE = "forward"
 LAYER_PREFIX = "layer:"
 
 KINDS = (("conv", (nn.Conv1d, nn.Conv2d, nn.Conv3d)),
          ("linear", (nn.Linear,)),
-         ("activation", (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.LeakyReLU)),
+         ("activation", (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.LeakyReLU,
+                         BiasReLU)),
          ("pooling", (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)))
 
 

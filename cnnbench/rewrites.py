@@ -7,8 +7,7 @@ Each rewrite is exact:
   maxpool(relu(conv(x) + b)) == relu(maxpool(conv(x)) + b) bit for bit on a given conv output
   (a backend that adds the bias inside its accumulator rounds once less). The convolution then
   writes its output once, without a separate pass to add the bias (PyTorch adds it apart from
-  cuDNN's kernel), and the bias and ReLU touch a quarter of the elements, after the pool. Where
-  the Triton kernels run, the pool, bias and ReLU are one kernel (PoolBiasReLU).
+  cuDNN's kernel), and the bias and ReLU touch a quarter of the elements, after the pool.
 - Where no convolution feeds it, a ReLU before a max-pool still moves after it.
 - A ReLU right after a convolution (no pool between) runs inside cuDNN's fused convolution, bias
   and activation kernel in half precision on CUDA: the sum, bias and ReLU in fp32 registers, one
@@ -130,37 +129,18 @@ class SpaceToDepthConv2d(nn.Module):
                 f"regrouped={tuple(self.weight.shape)}, pairs={tuple(self.pair_weight.shape)}")
 
 
-class PoolBiasReLU(nn.MaxPool2d):
-    """relu(maxpool(x) + bias) per channel: a max-pool with the bias and ReLU of the convolution
-    before it moved past it. Where the Triton kernels run on a channels_last input (and the pool has
-    no padding, dilation or ceil mode), one kernel (kernels.pool_bias_relu) takes the max, adds the
-    bias and applies the ReLU in one pass; else the three steps. Both give the same bits."""
+class BiasReLU(nn.Module):
+    """relu(x + bias) per channel: a convolution's bias and ReLU, applied after its max-pool."""
 
-    @classmethod
-    def fused(cls, pool: nn.MaxPool2d, bias: torch.Tensor) -> "PoolBiasReLU":
-        new = cls(pool.kernel_size, pool.stride, pool.padding, pool.dilation, ceil_mode=pool.ceil_mode)
-        new.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
-        return new
-
-    def _why_not_kernel(self, x: torch.Tensor) -> str:
-        kernel = nn.modules.utils._pair(self.kernel_size)
-        plain = (nn.modules.utils._pair(self.padding) == (0, 0) and nn.modules.utils._pair(self.dilation) == (1, 1)
-                 and not self.ceil_mode)
-        return (kernels.kernel_unavailable(x)
-                or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-                or ("" if plain else "padding, dilation or ceil mode")
-                or ("" if x.dim() == 4 and x.shape[-2] >= kernel[0] and x.shape[-1] >= kernel[1]
-                    else "input smaller than the window"))
+    def __init__(self, bias: torch.Tensor):
+        super().__init__()
+        self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._why_not_kernel(x):
-            y = torch.ops.cnnbench.pool_bias_relu(x, self.bias, *nn.modules.utils._pair(self.kernel_size),
-                                                  *nn.modules.utils._pair(self.stride))   # (n, oh, ow, c)
-            return y.permute(0, 3, 1, 2)    # NCHW-shaped, channels_last in memory
-        return F.relu(super().forward(x) + self.bias.view(1, -1, 1, 1))
+        return F.relu(x + self.bias.view(1, -1, 1, 1))
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", bias_relu_channels={self.bias.numel()}"
+        return f"channels={self.bias.numel()}"
 
 
 class ConvReLU(nn.Conv2d):
@@ -217,18 +197,18 @@ def rewritable(module: nn.Module) -> bool:
 def _pool_first(sequential: nn.Sequential) -> int:
     """Move each ReLU (and the bias of a convolution before it) past the MaxPool2d it feeds.
 
-    conv, ReLU, pool becomes conv without bias, PoolBiasReLU, Identity; a lone ReLU, pool swaps.
-    The slots keep their names, so per-layer reports still line up with the model's own numbering.
+    conv, ReLU, pool becomes conv without bias, pool, BiasReLU; a lone ReLU, pool swaps. The slots
+    keep their names, so per-layer reports still line up with the model's own numbering.
     """
     modules, names = sequential._modules, list(sequential._modules)
     moved = 0
     for index, (first, second) in enumerate(zip(names, names[1:])):
         relu, pool = modules[first], modules[second]
-        if not (type(relu) is nn.ReLU and type(pool) is nn.MaxPool2d and not pool.return_indices):
+        if not (type(relu) is nn.ReLU and type(pool) is nn.MaxPool2d):
             continue
         conv = modules[names[index - 1]] if index > 0 else None
         if isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None:
-            modules[first], modules[second] = PoolBiasReLU.fused(pool, conv.bias), nn.Identity()
+            modules[first], modules[second] = pool, BiasReLU(conv.bias)
             conv.bias = None
         else:
             modules[first], modules[second] = pool, relu

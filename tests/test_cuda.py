@@ -186,22 +186,6 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
         assert (got - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_pool_with_bias_and_relu_runs_one_kernel_with_the_bits_of_the_three_steps(dtype):
-    from cnnbench.rewrites import PoolBiasReLU
-
-    for channels, size in ((64, 55), (192, 27), (256, 13), (100, 10)):
-        layer = PoolBiasReLU.fused(torch.nn.MaxPool2d(3, 2), torch.randn(channels)).to(CUDA, dtype)
-        x = (torch.randn(3, channels, size, size, device=CUDA, dtype=dtype) * 4).contiguous(
-            memory_format=torch.channels_last)
-        assert layer._why_not_kernel(x) == ""
-        expected = torch.relu(torch.nn.functional.max_pool2d(x, 3, 2) + layer.bias.view(1, -1, 1, 1))
-        got = layer(x)
-        assert got.is_contiguous(memory_format=torch.channels_last) and torch.equal(got, expected)
-        assert torch.equal(layer(x.contiguous()), expected)    # NCHW input: the three steps
-    assert "not channels_last" in layer._why_not_kernel(x.contiguous())
-
-
 def test_conv1_keeps_space_to_depth_where_triton_has_no_tensor_descriptors(monkeypatch):
     from cnnbench.rewrites import SpaceToDepthConv2d
 

@@ -1,6 +1,6 @@
 """The custom Triton kernels on the CPU, under Triton's interpreter: the batch-1 linear kernel behind
---rewrite in every block configuration, conv1's pairs kernel, the pool with its bias and ReLU, and
-the gpu decode paths' batched resize."""
+--rewrite in every block configuration, conv1's pairs kernel, and the gpu decode
+paths' batched resize."""
 
 import os
 import subprocess
@@ -92,29 +92,6 @@ print(worst)
 @needs_triton
 def test_conv_pairs_kernel_matches_the_convolution():
     assert float(interpreted(PAIRS_INTERPRETED)) < 1e-4
-
-
-POOL_INTERPRETED = r"""
-import torch, torch.nn.functional as F
-from cnnbench import kernels
-torch.manual_seed(0)
-# AlexNet's pools (3x3, stride 2) on channel counts a block does not divide and odd sizes; a 2x2
-# window; a window wider than tall with unequal strides; a window as large as the image
-for channels, size, kernel, stride in ((64, (13, 13), (3, 3), (2, 2)), (100, (9, 12), (3, 3), (2, 2)),
-                                       (48, (8, 8), (2, 2), (2, 2)), (20, (7, 11), (2, 3), (1, 2)),
-                                       (16, (5, 5), (5, 5), (1, 1))):
-    x = torch.randn(3, channels, *size).contiguous(memory_format=torch.channels_last)
-    bias = torch.randn(channels)
-    expected = F.relu(F.max_pool2d(x, kernel, stride) + bias.view(1, -1, 1, 1))
-    got = kernels.pool_bias_relu(x, bias, *kernel, *stride).permute(0, 3, 1, 2)
-    assert got.shape == expected.shape and torch.equal(got, expected), (channels, size, kernel, stride)
-print("ok")
-"""
-
-
-@needs_triton
-def test_pool_bias_relu_kernel_gives_the_bits_of_pool_then_bias_and_relu():
-    assert interpreted(POOL_INTERPRETED).strip() == "ok"
 
 
 RESIZE_INTERPRETED = r"""

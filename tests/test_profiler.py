@@ -68,7 +68,7 @@ def test_profiler_reports_the_rewritten_layers(tmp_path):
     assert "SpaceToDepthConv2d(space_to_depth=4" in next(tmp_path.glob("*.txt")).read_text()
     layers = read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"][0]["layers"]
     assert [(row["type"], row["kind"]) for row in layers[:3]] == [
-        ("SpaceToDepthConv2d", "conv"), ("PoolBiasReLU", "pooling"), ("Identity", "other")]
+        ("SpaceToDepthConv2d", "conv"), ("MaxPool2d", "pooling"), ("BiasReLU", "activation")]
 
 
 @pytest.mark.parametrize("flags", [["--channels-last"], ["--precision", "bf16"], ["--precision", "fp16"]])

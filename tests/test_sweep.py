@@ -13,7 +13,7 @@ from torchvision.models import alexnet
 import alexnet_benchmark
 from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.modes import Mode, Runner, check_mode, modes_for
-from cnnbench.rewrites import PoolBiasReLU, SpaceToDepthConv2d, rewrite_model
+from cnnbench.rewrites import BiasReLU, SpaceToDepthConv2d, rewrite_model
 from conftest import WNIDS, make_image_folder
 
 CPU_FAST = ["--device", "cpu", "--warmup", "1", "--quiet", "--weights", "none"]
@@ -78,9 +78,9 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     model = alexnet().eval().double()
     fast = rewrite_model(model)
     kinds = [type(m).__name__ for m in fast.features]
-    # bias and ReLU moved into each pool after them; conv3 and conv4 take theirs in (no pool follows)
-    assert kinds == ["SpaceToDepthConv2d", "PoolBiasReLU", "Identity", "Conv2d", "PoolBiasReLU", "Identity",
-                     "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "PoolBiasReLU", "Identity"]
+    # bias and ReLU moved past each pool; conv3 and conv4 take theirs in (no pool follows)
+    assert kinds == ["SpaceToDepthConv2d", "MaxPool2d", "BiasReLU", "Conv2d", "MaxPool2d", "BiasReLU",
+                     "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "BiasReLU"]
     assert [fast.features[i].bias is None for i in (0, 3, 6, 8, 10)] == [True, True, False, False, True]
     assert [type(m).__name__ for m in fast.classifier] == ["Dropout", "LinearReLU", "Identity", "Dropout",
                                                            "LinearReLU", "Identity", "LinearReLU"]
@@ -99,7 +99,7 @@ def test_bias_and_relu_after_pool_change_no_bit_of_a_half_precision_tensor():
     bias = torch.randn(16, dtype=torch.bfloat16)
     pool = torch.nn.MaxPool2d(3, 2)
     expected = pool(torch.relu(y + bias.view(1, -1, 1, 1)))
-    assert torch.equal(PoolBiasReLU.fused(pool, bias)(y), expected)
+    assert torch.equal(BiasReLU(bias)(pool(y)), expected)
 
 
 def test_compile_with_cuda_graphs_is_one_execution_and_refuses_self_graphing_modes():
