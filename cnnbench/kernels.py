@@ -138,10 +138,12 @@ def linear_row(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, relu: 
 
 if triton is not None:
     # Tiles over all output channels of a pair, each program reading its input rows once: the fastest
-    # of nine tried on an H200 at batch 4096 (2.25-2.27 ms in three calls; 256 rows 2.43-3.14, 64 rows
-    # 3.08, K steps of 16 2.63). Fixed, not autotuned: the autotuner would tune at the first batch it
-    # sees, the run-time check's two images, and keep that choice for every batch size. 168 registers
-    # per thread let 3 programs share a multiprocessor (2 at the 194 the compiler takes otherwise).
+    # of nine tried on an H200 at batch 4096 with cp.async gathers (2.25-2.27 ms in three calls; 256
+    # rows 2.43-3.14, 64 rows 3.08, K steps of 16 2.63). Fixed, not autotuned: the autotuner would
+    # tune at the first batch it sees, the run-time check's two images, and keep that choice for every
+    # batch size. With the L1 loads, 3 stages of weight tiles and 168 registers per thread (3 programs
+    # per multiprocessor; 2 at the 194 the compiler takes otherwise) were the fastest of the forms tried:
+    # 2.179 ms against 2.309 for the cp.async form in the same call (conv_pairs_l1.py).
     PAIR_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_K": 32}, num_warps=4, num_stages=3, maxnreg=168)
 
     @triton.jit
