@@ -148,17 +148,26 @@ def measure_matmul_flops(device: torch.device, dtype: torch.dtype, size: int = N
 
 
 CPU_CEILING_SECONDS = 0.5    # per candidate kernel: CPU rates vary run to run, so repeat and keep the best
+# a 2048^3 product whose 512^3 probe says one run would take longer is measured at 512^3: bf16 on a
+# CPU without bf16 instructions took 52 s per 2048^3 product on one machine, minutes per ceiling
+CPU_SLOW_SECONDS = 2.0
 
 
 def measure_cpu_flops(dtype: torch.dtype) -> tuple:
-    """The CPU's compute ceiling in `dtype`: the best rate of a 2048^3 matrix product and of an
-    AlexNet-sized convolution (the path the conv layers take, which for bf16/fp16 can be far faster
-    than the matrix product's), each repeated for CPU_CEILING_SECONDS on all torch threads."""
+    """The CPU's compute ceiling in `dtype`: the best rate of a 2048^3 matrix product (512^3 where
+    that would be too slow to repeat) and of an AlexNet-sized convolution (the path the conv layers
+    take, which for bf16/fp16 can be far faster than the matrix product's), each repeated for
+    CPU_CEILING_SECONDS on all torch threads."""
     generator = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(2048, 2048, generator=generator).to(dtype) for _ in range(2))
+    probe = torch.randn(512, 512, generator=generator).to(dtype)
+    torch.mm(probe, probe)      # the first product in a process also sets up the library
+    tick = time.perf_counter()
+    torch.mm(probe, probe)
+    size = 2048 if (time.perf_counter() - tick) * (2048 // 512) ** 3 < CPU_SLOW_SECONDS else 512
+    a, b = (torch.randn(size, size, generator=generator).to(dtype) for _ in range(2))
     conv = nn.Conv2d(64, 192, 5, padding=2).to(dtype).eval()
     images = torch.randn(8, 64, 27, 27, generator=generator).to(dtype)
-    candidates = {f"2048x2048 matmul in {dtype}": (lambda: torch.mm(a, b), 2 * 2048 ** 3),
+    candidates = {f"{size}x{size} matmul in {dtype}": (lambda: torch.mm(a, b), 2 * size ** 3),
                   f"5x5 64->192 convolution at 27x27, batch 8, in {dtype}": (lambda: conv(images),
                                                                             2 * 8 * 192 * 27 * 27 * 64 * 25)}
     best = (0.0, "")
