@@ -38,33 +38,19 @@ from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
+from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
 GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
-PREFERRED_SHARED_MEMORY_CARVEOUT = 9        # CUfunction_attribute
-
-
-@triton.jit
-def _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW: tl.constexpr,
-                KERNEL_HEIGHT: tl.constexpr, A_CACHE: tl.constexpr):
-    """conv_pairs' gathered (BLOCK_M, BLOCK_K) tile of image rows for K elements k_start + k."""
-    kernel_row = (k_start + k) // ROW
-    within = (k_start + k) % ROW
-    in_row = top[:, None] + kernel_row[None, :]
-    column = start[:, None] + within[None, :]
-    ok = (m_ok[:, None] & (in_row >= 0) & (in_row < height) & (kernel_row < KERNEL_HEIGHT)[None, :]
-          & (column >= 0) & (column < row_elements))
-    return tl.load(x_ptr + first[:, None] + (kernel_row * row_elements + within)[None, :], mask=ok, other=0.0,
-                   cache_modifier=A_CACHE)
 
 
 @triton.jit
 def _pairs_cached(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
                   STRIDE: tl.constexpr, CHANNELS: tl.constexpr, KERNEL_HEIGHT: tl.constexpr, ROW: tl.constexpr,
                   START_SHIFT: tl.constexpr, N_OUT: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr,
-                  BLOCK_K: tl.constexpr, A_CACHE: tl.constexpr, TMA_WEIGHTS: tl.constexpr, PREFETCH: tl.constexpr):
-    """kernels._conv_pairs_kernel (aligned, no bias) with the image rows' cache modifier and the
-    weight tiles' path as knobs."""
+                  BLOCK_K: tl.constexpr, TMA_WEIGHTS: tl.constexpr, PREFETCH: tl.constexpr):
+    """kernels._conv_pairs_kernel (aligned, no bias) with the image tiles' path (cp.async to shared
+    memory, or prefetched into registers) and the weight tiles' (cp.async or TMA) as knobs."""
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     m_ok = m < rows
     pair = m % pairs
@@ -76,14 +62,13 @@ def _pairs_cached(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, pair
     k = tl.arange(0, BLOCK_K)
     cols = tl.arange(0, BLOCK_N)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    a = _image_tile(x_ptr, first, top, start, m_ok, 0, k, height, row_elements, ROW, KERNEL_HEIGHT, A_CACHE)
+    a = image_tile(x_ptr, first, top, start, m_ok, 0, k, height, row_elements, ROW, KERNEL_HEIGHT)
     for k_start in range(0, KERNEL_HEIGHT * ROW, BLOCK_K):
         if PREFETCH:    # the next step's image tile, loaded into registers through the L1 while this one multiplies
-            a_next = _image_tile(x_ptr, first, top, start, m_ok, k_start + BLOCK_K, k, height, row_elements, ROW,
-                                 KERNEL_HEIGHT, A_CACHE)
+            a_next = image_tile(x_ptr, first, top, start, m_ok, k_start + BLOCK_K, k, height, row_elements, ROW,
+                                KERNEL_HEIGHT)
         else:
-            a = _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW, KERNEL_HEIGHT,
-                            A_CACHE)
+            a = image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW, KERNEL_HEIGHT)
         if TMA_WEIGHTS:
             w = w_desc.load([k_start, 0])
         else:
@@ -100,13 +85,13 @@ def _pairs_cached(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, pair
 def set_carveout(compiled, percent):
     """Prefer `percent` of the maximum shared memory for this kernel (the rest is L1)."""
     libcuda = ctypes.CDLL("libcuda.so.1")
-    status = libcuda.cuFuncSetAttribute(ctypes.c_void_p(compiled.function), PREFERRED_SHARED_MEMORY_CARVEOUT,
+    status = libcuda.cuFuncSetAttribute(ctypes.c_void_p(compiled.function), kernels._PREFERRED_SHARED_MEMORY_CARVEOUT,
                                         ctypes.c_int(percent))
     if status != 0:
         raise RuntimeError(f"cuFuncSetAttribute returned {status}")
 
 
-def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weights, prefetch, carveout, state,
+def pairs_cached(x, packed, block_m, block_k, warps, stages, tma_weights, prefetch, carveout, state,
                  maxnreg=None):
     from triton.tools.tensor_descriptor import TensorDescriptor
     stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width, out_channels = GEOMETRY
@@ -119,7 +104,7 @@ def pairs_cached(x, packed, block_m, block_k, warps, stages, a_cache, tma_weight
     compiled = _pairs_cached[(triton.cdiv(rows, block_m),)](
         x, packed, w_desc, y, rows, out_height, out_width, pairs, height, width, pad_top, STRIDE=stride,
         CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift, N_OUT=2 * out_channels,
-        BLOCK_N=packed.shape[1], BLOCK_M=block_m, BLOCK_K=block_k, A_CACHE=a_cache, TMA_WEIGHTS=tma_weights,
+        BLOCK_N=packed.shape[1], BLOCK_M=block_m, BLOCK_K=block_k, TMA_WEIGHTS=tma_weights,
         PREFETCH=prefetch, num_warps=warps, num_stages=stages, **({'maxnreg': maxnreg} if maxnreg else {}))
     if carveout is not None and not state:    # after the first launch loaded it; applies from the next
         set_carveout(compiled, carveout)
@@ -134,7 +119,6 @@ def main() -> int:
     args = parser.parse_args()
     n = args.batch_size
     torch.manual_seed(0)
-    triton.set_allocator(lambda size, align, stream: torch.empty(size, dtype=torch.int8, device="cuda"))
     conv1 = torch.nn.Conv2d(3, 64, 11, 4, 2, bias=False).to("cuda", torch.bfloat16)
     packed = SpaceToDepthConv2d(conv1).pair_weight.data
     x = torch.randn(n, 3, 224, 224, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
@@ -149,7 +133,7 @@ def main() -> int:
                                                 (4, False, False, 58), (3, False, True, None)):
             name = (f"copy s{stages} image {'prefetched by ld.global' if prefetch else 'by cp.async'} weights "
                     f"{'TMA' if tma else 'cp.async'} carveout {carveout if carveout is not None else 'default'}")
-            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", tma, prefetch,
+            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, tma, prefetch,
                                             carveout, [])
         # registers cap the shipped tiles at 2 programs per multiprocessor; 168 per thread allow 3
         for block_m, block_k, stages, tma, maxnreg in ((128, 32, 3, True, 168), (128, 32, 4, True, 168),
@@ -159,12 +143,12 @@ def main() -> int:
                                                        (128, 64, 3, True, 168)):
             name = (f"copy {block_m}x{block_k} s{stages} weights {'TMA' if tma else 'cp.async'} "
                     f"maxnreg {maxnreg or 'default'}")
-            forms[name] = functools.partial(pairs_cached, x, packed, block_m, block_k, 4, stages, "", tma, False, None,
+            forms[name] = functools.partial(pairs_cached, x, packed, block_m, block_k, 4, stages, tma, False, None,
                                             [], maxnreg)
         # both: image tiles through the L1 and 3 programs per multiprocessor
         for stages, carveout, maxnreg in ((3, 44, 168), (3, 58, 168), (2, 44, 168), (2, 58, 168), (3, None, 168)):
             name = f"copy s{stages} image prefetched by ld.global weights TMA carveout {carveout} maxnreg {maxnreg}"
-            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, "", True, True, carveout, [],
+            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, True, True, carveout, [],
                                             maxnreg)
         for name, run in forms.items():
             if not re.search(args.only, name):

@@ -29,6 +29,7 @@ from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
+from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
 GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
@@ -57,13 +58,7 @@ def _pairs_persistent(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, 
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
         for step in range(k_steps):
             k_start = step * BLOCK_K
-            kernel_row = (k_start + k) // ROW
-            within = (k_start + k) % ROW
-            in_row = top[:, None] + kernel_row[None, :]
-            column = start[:, None] + within[None, :]
-            ok = (m_ok[:, None] & (in_row >= 0) & (in_row < height) & (kernel_row < KERNEL_HEIGHT)[None, :]
-                  & (column >= 0) & (column < row_elements))
-            a = tl.load(x_ptr + first[:, None] + (kernel_row * row_elements + within)[None, :], mask=ok, other=0.0)
+            a = image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW, KERNEL_HEIGHT)
             if TMA_WEIGHTS:
                 w = w_desc.load([k_start, 0])
             else:
