@@ -23,25 +23,20 @@ tiles of 64 rows (half the accumulator).
 Usage: python benchmarks/investigations/conv_pairs_l1.py [--batch-size 4096] [--only REGEX]
 """
 
-import argparse
 import ctypes
 import functools
-import json
-import re
 import sys
 from pathlib import Path
 
 import torch
 import triton
 import triton.language as tl
-from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
 from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
-from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
-GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
+from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
 
 @triton.jit
@@ -113,55 +108,33 @@ def pairs_cached(x, packed, block_m, block_k, warps, stages, tma_weights, prefet
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--only", default="", help="a regular expression: the forms whose names match")
-    args = parser.parse_args()
-    n = args.batch_size
-    torch.manual_seed(0)
-    conv1 = torch.nn.Conv2d(3, 64, 11, 4, 2, bias=False).to("cuda", torch.bfloat16)
-    packed = SpaceToDepthConv2d(conv1).pair_weight.data
-    x = torch.randn(n, 3, 224, 224, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
-    useful_flop = 2 * n * 55 * 55 * 64 * 3 * 11 * 11
-    result = {"batch_size": n, "device": torch.cuda.get_device_name(), "ms": {}, "max_abs_vs_shipped": {}}
-    with torch.inference_mode():
-        reference = kernels.conv_pairs(x, packed, None, *GEOMETRY)
-        forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
-        for stages, prefetch, tma, carveout in ((3, True, False, None), (3, True, False, 44), (4, True, False, 58),
-                                                (3, True, True, None), (3, True, True, 44), (2, True, True, 44),
-                                                (2, True, True, 30), (1, True, True, 30), (1, True, False, 30),
-                                                (4, False, False, 58), (3, False, True, None)):
-            name = (f"copy s{stages} image {'prefetched by ld.global' if prefetch else 'by cp.async'} weights "
-                    f"{'TMA' if tma else 'cp.async'} carveout {carveout if carveout is not None else 'default'}")
-            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, tma, prefetch,
-                                            carveout, [])
-        # registers cap the shipped tiles at 2 programs per multiprocessor; 168 per thread allow 3
-        for block_m, block_k, stages, tma, maxnreg in ((128, 32, 3, True, 168), (128, 32, 4, True, 168),
-                                                       (128, 32, 4, False, 168), (128, 32, 3, False, 168),
-                                                       (64, 32, 4, True, None), (64, 32, 3, True, None),
-                                                       (64, 32, 4, False, None), (128, 64, 2, True, 168),
-                                                       (128, 64, 3, True, 168)):
-            name = (f"copy {block_m}x{block_k} s{stages} weights {'TMA' if tma else 'cp.async'} "
-                    f"maxnreg {maxnreg or 'default'}")
-            forms[name] = functools.partial(pairs_cached, x, packed, block_m, block_k, 4, stages, tma, False, None,
-                                            [], maxnreg)
-        # both: image tiles through the L1 and 3 programs per multiprocessor
-        for stages, carveout, maxnreg in ((3, 44, 168), (3, 58, 168), (2, 44, 168), (2, 58, 168), (3, None, 168)):
-            name = f"copy s{stages} image prefetched by ld.global weights TMA carveout {carveout} maxnreg {maxnreg}"
-            forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, True, True, carveout, [],
-                                            maxnreg)
-        for name, run in forms.items():
-            if not re.search(args.only, name):
-                continue
-            try:
-                result["max_abs_vs_shipped"][name] = (run().float() - reference.float()).abs().max().item()
-                result["ms"][name] = do_bench(run)
-            except Exception as error:      # e.g. out of shared memory for this form
-                result["ms"][name] = f"failed: {str(error).splitlines()[0][:200]}"
-            print(name, result["ms"][name], result["max_abs_vs_shipped"].get(name), flush=True)
-    best = min((ms, name) for name, ms in result["ms"].items() if isinstance(ms, float))
-    result["best"] = {"name": best[1], "ms": best[0], "useful_tflop_per_s": useful_flop / best[0] / 1e9}
-    print(json.dumps(result, indent=1))
+    args = get_args_parser(__doc__).parse_args()
+    x, packed = conv1_inputs(args.batch_size)
+    forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
+    for stages, prefetch, tma, carveout in ((3, True, False, None), (3, True, False, 44), (4, True, False, 58),
+                                            (3, True, True, None), (3, True, True, 44), (2, True, True, 44),
+                                            (2, True, True, 30), (1, True, True, 30), (1, True, False, 30),
+                                            (4, False, False, 58), (3, False, True, None)):
+        name = (f"copy s{stages} image {'prefetched by ld.global' if prefetch else 'by cp.async'} weights "
+                f"{'TMA' if tma else 'cp.async'} carveout {carveout if carveout is not None else 'default'}")
+        forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, tma, prefetch,
+                                        carveout, [])
+    # registers cap the shipped tiles at 2 programs per multiprocessor; 168 per thread allow 3
+    for block_m, block_k, stages, tma, maxnreg in ((128, 32, 3, True, 168), (128, 32, 4, True, 168),
+                                                   (128, 32, 4, False, 168), (128, 32, 3, False, 168),
+                                                   (64, 32, 4, True, None), (64, 32, 3, True, None),
+                                                   (64, 32, 4, False, None), (128, 64, 2, True, 168),
+                                                   (128, 64, 3, True, 168)):
+        name = (f"copy {block_m}x{block_k} s{stages} weights {'TMA' if tma else 'cp.async'} "
+                f"maxnreg {maxnreg or 'default'}")
+        forms[name] = functools.partial(pairs_cached, x, packed, block_m, block_k, 4, stages, tma, False, None,
+                                        [], maxnreg)
+    # both: image tiles through the L1 and 3 programs per multiprocessor
+    for stages, carveout, maxnreg in ((3, 44, 168), (3, 58, 168), (2, 44, 168), (2, 58, 168), (3, None, 168)):
+        name = f"copy s{stages} image prefetched by ld.global weights TMA carveout {carveout} maxnreg {maxnreg}"
+        forms[name] = functools.partial(pairs_cached, x, packed, 128, 32, 4, stages, True, True, carveout, [],
+                                        maxnreg)
+    time_forms(forms, x, packed, args.only)
     return 0
 
 

@@ -15,24 +15,19 @@ Each is checked against the shipped kernel first.
 Usage: python benchmarks/investigations/conv_pairs_persistent.py [--batch-size 4096] [--only REGEX]
 """
 
-import argparse
 import functools
-import json
-import re
 import sys
 from pathlib import Path
 
 import torch
 import triton
 import triton.language as tl
-from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
 from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
-from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
-GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
+from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
 
 @triton.jit
@@ -90,43 +85,21 @@ def pairs_persistent(x, packed, programs_per_sm, block_m, block_k, warps, stages
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--only", default="", help="a regular expression: the forms whose names match")
-    args = parser.parse_args()
-    n = args.batch_size
-    torch.manual_seed(0)
-    conv1 = torch.nn.Conv2d(3, 64, 11, 4, 2, bias=False).to("cuda", torch.bfloat16)
-    packed = SpaceToDepthConv2d(conv1).pair_weight.data
-    x = torch.randn(n, 3, 224, 224, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
-    useful_flop = 2 * n * 55 * 55 * 64 * 3 * 11 * 11
-    result = {"batch_size": n, "device": torch.cuda.get_device_name(), "ms": {}, "max_abs_vs_shipped": {}}
-    with torch.inference_mode():
-        reference = kernels.conv_pairs(x, packed, None, *GEOMETRY, config=kernels.PAIR_CONFIG)
-        forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
-        for m, kk, w, s in ((128, 64, 4, 3), (128, 64, 8, 3), (128, 64, 4, 2)):
-            config = triton.Config({"BLOCK_M": m, "BLOCK_K": kk}, num_warps=w, num_stages=s)
-            forms[f"shipped {m}x{kk} w{w} s{s}"] = functools.partial(
-                kernels.conv_pairs, x, packed, None, *GEOMETRY, config=config)
-        for per_sm, m, kk, w, s, tma, flatten in ((2, 128, 32, 4, 4, False, True), (3, 128, 32, 4, 3, False, True),
-                                                  (2, 128, 32, 4, 4, True, True), (3, 128, 32, 4, 3, True, True),
-                                                  (2, 128, 32, 4, 4, False, False), (2, 128, 32, 4, 4, True, False),
-                                                  (1, 128, 32, 8, 4, True, True), (2, 128, 64, 4, 3, True, True)):
-            name = (f"persistent {per_sm}/SM {m}x{kk} w{w} s{s} {'TMA weights' if tma else 'loaded weights'}"
-                    f"{' flat' if flatten else ''}")
-            forms[name] = functools.partial(pairs_persistent, x, packed, per_sm, m, kk, w, s, tma, flatten)
-        for name, run in forms.items():
-            if not re.search(args.only, name):
-                continue
-            try:
-                result["max_abs_vs_shipped"][name] = (run().float() - reference.float()).abs().max().item()
-                result["ms"][name] = do_bench(run)
-            except Exception as error:      # e.g. out of shared memory or registers for this form
-                result["ms"][name] = f"failed: {str(error).splitlines()[0][:200]}"
-            print(name, result["ms"][name], result["max_abs_vs_shipped"].get(name), flush=True)
-    best = min((ms, name) for name, ms in result["ms"].items() if isinstance(ms, float))
-    result["best"] = {"name": best[1], "ms": best[0], "useful_tflop_per_s": useful_flop / best[0] / 1e9}
-    print(json.dumps(result, indent=1))
+    args = get_args_parser(__doc__).parse_args()
+    x, packed = conv1_inputs(args.batch_size)
+    forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
+    for m, kk, w, s in ((128, 64, 4, 3), (128, 64, 8, 3), (128, 64, 4, 2)):
+        config = triton.Config({"BLOCK_M": m, "BLOCK_K": kk}, num_warps=w, num_stages=s)
+        forms[f"shipped {m}x{kk} w{w} s{s}"] = functools.partial(
+            kernels.conv_pairs, x, packed, None, *GEOMETRY, config=config)
+    for per_sm, m, kk, w, s, tma, flatten in ((2, 128, 32, 4, 4, False, True), (3, 128, 32, 4, 3, False, True),
+                                              (2, 128, 32, 4, 4, True, True), (3, 128, 32, 4, 3, True, True),
+                                              (2, 128, 32, 4, 4, False, False), (2, 128, 32, 4, 4, True, False),
+                                              (1, 128, 32, 8, 4, True, True), (2, 128, 64, 4, 3, True, True)):
+        name = (f"persistent {per_sm}/SM {m}x{kk} w{w} s{s} {'TMA weights' if tma else 'loaded weights'}"
+                f"{' flat' if flatten else ''}")
+        forms[name] = functools.partial(pairs_persistent, x, packed, per_sm, m, kk, w, s, tma, flatten)
+    time_forms(forms, x, packed, args.only)
     return 0
 
 

@@ -17,24 +17,19 @@ Both are checked against the shipped kernel, then timed apart and together.
 Usage: python benchmarks/investigations/conv_pairs_tma.py [--batch-size 4096] [--only REGEX]
 """
 
-import argparse
 import functools
-import json
-import re
 import sys
 from pathlib import Path
 
 import torch
 import triton
 import triton.language as tl
-from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
 from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
-from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
-GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
+from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
 
 @triton.jit
@@ -125,41 +120,16 @@ def pairs_tma(x, packed, images, warps, stages, parts, y=None):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--only", default="", help="a regular expression: the forms whose names match")
-    args = parser.parse_args()
-    n = args.batch_size
-    torch.manual_seed(0)
-    conv1 = torch.nn.Conv2d(3, 64, 11, 4, 2, bias=False).to("cuda", torch.bfloat16)
-    packed = SpaceToDepthConv2d(conv1).pair_weight.data
-    x = torch.randn(n, 3, 224, 224, device="cuda", dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
-    useful_flop = 2 * n * 55 * 55 * 64 * 3 * 11 * 11
-    result = {"batch_size": n, "device": torch.cuda.get_device_name(), "ms": {}, "max_abs_vs_shipped": {}}
-    with torch.inference_mode():
-        reference = kernels.conv_pairs(x, packed, None, *GEOMETRY)
-        scale = reference.float().abs().max().item()
-        forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
-        for images, warps, stages in ((4, 4, 3), (4, 4, 4), (4, 8, 3), (2, 4, 4), (8, 8, 3)):
-            forms[f"tma {images} images w{warps} s{stages}"] = functools.partial(
-                pairs_tma, x, packed, images, warps, stages, ("interior", "edges"))
-        y = torch.empty_like(reference)
-        forms["tma 4 images w4 s3, interior only"] = functools.partial(pairs_tma, x, packed, 4, 4, 3, ("interior",), y)
-        forms["edges only"] = functools.partial(pairs_tma, x, packed, 4, 4, 3, ("edges",), y)
-        for name, run in forms.items():
-            if not re.search(args.only, name):
-                continue
-            try:
-                out = run()
-                if "only" not in name:
-                    result["max_abs_vs_shipped"][name] = (out.float() - reference.float()).abs().max().item() / scale
-                result["ms"][name] = do_bench(run)
-            except Exception as error:      # e.g. out of shared memory, or a tensor map the driver refuses
-                result["ms"][name] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:300]}"
-            print(name, result["ms"][name], result["max_abs_vs_shipped"].get(name), flush=True)
-    best = min((ms, name) for name, ms in result["ms"].items() if isinstance(ms, float) and "only" not in name)
-    result["best"] = {"name": best[1], "ms": best[0], "useful_tflop_per_s": useful_flop / best[0] / 1e9}
-    print(json.dumps(result, indent=1))
+    args = get_args_parser(__doc__).parse_args()
+    x, packed = conv1_inputs(args.batch_size)
+    forms = {"shipped 128x32 w4 s4": functools.partial(kernels.conv_pairs, x, packed, None, *GEOMETRY)}
+    for images, warps, stages in ((4, 4, 3), (4, 4, 4), (4, 8, 3), (2, 4, 4), (8, 8, 3)):
+        forms[f"tma {images} images w{warps} s{stages}"] = functools.partial(
+            pairs_tma, x, packed, images, warps, stages, ("interior", "edges"))
+    y = torch.empty((x.shape[0], 55, 55, 64), dtype=x.dtype, device=x.device)
+    forms["tma 4 images w4 s3, interior only"] = functools.partial(pairs_tma, x, packed, 4, 4, 3, ("interior",), y)
+    forms["edges only"] = functools.partial(pairs_tma, x, packed, 4, 4, 3, ("edges",), y)
+    time_forms(forms, x, packed, args.only, partial=("tma 4 images w4 s3, interior only", "edges only"))
     return 0
 
 
