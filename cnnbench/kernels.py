@@ -162,8 +162,8 @@ if triton is not None:
     def _conv_pairs_kernel(x_ptr, w_desc, b_ptr, y_ptr, rows, out_height, out_width, pairs, height, width, pad_top,
                            STRIDE: tl.constexpr, CHANNELS: tl.constexpr, KERNEL_HEIGHT: tl.constexpr,
                            ROW: tl.constexpr, START_SHIFT: tl.constexpr, N_OUT: tl.constexpr, BLOCK_N: tl.constexpr,
-                           HAS_BIAS: tl.constexpr, ALIGNED: tl.constexpr, BLOCK_M: tl.constexpr,
-                           BLOCK_K: tl.constexpr):
+                           HAS_BIAS: tl.constexpr, ALIGNED: tl.constexpr, ROW_MAX: tl.constexpr,
+                           BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr):
         """Implicit GEMM over an NHWC image: a GEMM row is one pair of neighbouring output pixels
         (image, output row, pair); its K runs over KERNEL_HEIGHT input rows of ROW elements each,
         the contiguous span of one row that both pixels' windows cover (from START_SHIFT elements
@@ -174,8 +174,13 @@ if triton is not None:
         Neighbouring pairs and output rows read the same image bytes about 5.5 times over. Each
         step's image tile is loaded into registers through the L1, which serves most of that reuse,
         one step ahead of its MMA; the weight tiles come by TMA (w_desc). Copied straight to shared
-        memory (cp.async bypasses the L1), the gathers kept the L2's tag lookups at 88% of their peak."""
-        m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+        memory (cp.async bypasses the L1), the gathers kept the L2's tag lookups at 88% of their peak.
+
+        With ROW_MAX (1), the kernel stores the row part of the 3-wide, stride-2 max-pool that follows:
+        output column p is the max of pixels 2p, 2p + 1 (pair p) and 2p + 2 (the next GEMM row's first),
+        so the output is half as wide. Tiles then overlap by one row: a tile's last row only feeds the
+        one before it."""
+        m = tl.program_id(0) * (BLOCK_M - ROW_MAX) + tl.arange(0, BLOCK_M)
         m_ok = m < rows
         pair = m % pairs
         top = (m // pairs) % out_height * STRIDE - pad_top
@@ -196,10 +201,21 @@ if triton is not None:
             a = a_next
         if HAS_BIAS:
             acc += tl.load(b_ptr + cols, mask=cols < N_OUT, other=0.0).to(tl.float32)[None, :]
-        within_row = pair[:, None] * N_OUT + cols[None, :]     # element of the output row: pixel 2 * pair on
         out_row = (m // pairs).to(tl.int64)                    # (image, output row)
-        tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + within_row, acc.to(y_ptr.dtype.element_ty),
-                 mask=m_ok[:, None] & (cols < N_OUT)[None, :] & (within_row < out_width * (N_OUT // 2)))
+        if ROW_MAX:     # BLOCK_N == N_OUT: columns u * N_OUT // 2 + o are channel o of the pair's pixel u
+            first, second = tl.split(tl.permute(tl.reshape(acc, (BLOCK_M, 2, N_OUT // 2)), (0, 2, 1)))
+            local = tl.arange(0, BLOCK_M)
+            below = tl.broadcast_to(tl.minimum(local + 1, BLOCK_M - 1)[:, None], (BLOCK_M, N_OUT // 2))
+            pooled = tl.maximum(tl.maximum(first, second), tl.gather(first, below, 0))
+            channels = tl.arange(0, N_OUT // 2)
+            tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + (pair[:, None] * (N_OUT // 2)
+                     + channels[None, :]), pooled.to(y_ptr.dtype.element_ty),
+                     mask=(m_ok & (local < BLOCK_M - 1) & (pair < out_width))[:, None])
+        else:
+            within_row = pair[:, None] * N_OUT + cols[None, :]     # element of the output row: pixel 2 * pair on
+            tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + within_row,
+                     acc.to(y_ptr.dtype.element_ty),
+                     mask=m_ok[:, None] & (cols < N_OUT)[None, :] & (within_row < out_width * (N_OUT // 2)))
 
 
 def pair_geometry(stride: int, kernel_width: int, pad_left: int, channels: int) -> tuple:
@@ -228,28 +244,34 @@ def pack_pairs(weight: torch.Tensor, stride: int, pad_left: int) -> torch.Tensor
 
 def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_height: int, kernel_width: int,
                pad_top: int, pad_left: int, out_height: int, out_width: int, out_channels: int,
-               config=None) -> torch.Tensor:
+               row_max: bool = False, config=None) -> torch.Tensor:
     """A strided convolution of the channels_last image x, two neighbouring output pixels per GEMM
     row, in one Triton kernel that reads the image in place. `packed` comes from pack_pairs. Returns
-    the (n, out_height, out_width, out_channels) NHWC output image, contiguous.
+    the (n, out_height, out_width, out_channels) NHWC output image, contiguous; with `row_max`, the
+    max over each row's 3-wide windows at stride 2 instead, (out_width - 3) // 2 + 1 of them (the row
+    part of a 3x3, stride-2 max-pool; 2 * out_channels must be a power of two of 16 or more).
     `config` (a triton.Config of BLOCK_M and BLOCK_K) replaces PAIR_CONFIG's tiles."""
     x = x.contiguous(memory_format=torch.channels_last)   # a no-op for the rewrite's own input
     n, channels, height, width = x.shape
     row, shift = pair_geometry(stride, kernel_width, pad_left, channels)
-    y = torch.empty((n, out_height, out_width, out_channels), dtype=x.dtype, device=x.device)
+    if row_max and packed.shape[1] != 2 * out_channels:
+        raise ValueError(f"conv_pairs: row_max needs 2 * out_channels ({2 * out_channels}) to be a power of two >= 16")
     pairs = -(-out_width // 2)
+    stored_width = (out_width - 3) // 2 + 1 if row_max else out_width
+    y = torch.empty((n, out_height, stored_width, out_channels), dtype=x.dtype, device=x.device)
     rows = n * out_height * pairs
     # every span starts on a multiple of 8 elements: pairs step by one (pair_geometry's lead), rows and
     # the image by the others
     aligned = (2 * stride * channels) % 8 == 0 and (width * channels) % 8 == 0 and x.data_ptr() % 16 == 0
     config = config or PAIR_CONFIG
-    grid = (triton.cdiv(rows, config.kwargs["BLOCK_M"]),)
+    grid = (triton.cdiv(rows, config.kwargs["BLOCK_M"] - row_max),)
     weights = TensorDescriptor.from_tensor(packed, [config.kwargs["BLOCK_K"], packed.shape[1]])
     with on_device(x.device):
         compiled = _conv_pairs_kernel[grid](
-            x, weights, packed if bias is None else bias, y, rows, out_height, out_width, pairs, height, width,
+            x, weights, packed if bias is None else bias, y, rows, out_height, stored_width, pairs, height, width,
             pad_top, STRIDE=stride, CHANNELS=channels, KERNEL_HEIGHT=kernel_height, ROW=row, START_SHIFT=shift,
             N_OUT=2 * out_channels, BLOCK_N=packed.shape[1], HAS_BIAS=bias is not None, ALIGNED=aligned,
+            ROW_MAX=int(row_max),
             num_warps=config.num_warps, num_stages=config.num_stages, maxnreg=config.maxnreg, **config.kwargs)
     if x.is_cuda:
         _leave_l1(compiled, x.device, config)
@@ -303,14 +325,14 @@ if not MISSING:
     @torch.library.custom_op("cnnbench::conv_pairs", mutates_args=())
     def _conv_pairs_op(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], stride: int,
                        kernel_height: int, kernel_width: int, pad_top: int, pad_left: int, out_height: int,
-                       out_width: int, out_channels: int) -> torch.Tensor:
+                       out_width: int, out_channels: int, row_max: bool) -> torch.Tensor:
         return conv_pairs(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height,
-                          out_width, out_channels)
+                          out_width, out_channels, row_max)
 
     @_conv_pairs_op.register_fake
     def _(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width,
-          out_channels):
-        return x.new_empty((x.shape[0], out_height, out_width, out_channels))
+          out_channels, row_max):
+        return x.new_empty((x.shape[0], out_height, (out_width - 3) // 2 + 1 if row_max else out_width, out_channels))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:

@@ -53,7 +53,8 @@ def main() -> int:
     steps = {
         "layer, pairs form": lambda: layer(x),
         "layer, space-to-depth form": lambda: space_to_depth(x),
-        "torch.ops.cnnbench.conv_pairs": lambda: torch.ops.cnnbench.conv_pairs(x, layer.pair_weight, None, *geometry),
+        "torch.ops.cnnbench.conv_pairs": lambda: torch.ops.cnnbench.conv_pairs(x, layer.pair_weight, None, *geometry,
+                                                                               False),
         "kernels.conv_pairs (no custom op)": lambda: kernels.conv_pairs(x, layer.pair_weight, None, *geometry),
         "the form check alone (_why_not_pairs)": lambda: layer._why_not_pairs(x),
         "torch.empty of the output alone": lambda: torch.empty((args.batch_size, 55, 55, 64), device="cuda",
