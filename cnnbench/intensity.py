@@ -9,9 +9,11 @@ never from hand-tracked feature-map sizes. Conventions, as in the literature:
 - Dropout in eval and Flatten are views of their input: 0 FLOP and 0 bytes; so is the rewrite's
   adaptive pool to the size its input already has, which returns its input.
 - The exact rewrites (rewrites.py) count the useful work: a space-to-depth convolution the
-  multiply-adds of the convolution it replaces (not its zero taps), a fused ReLU 1 comparison per
-  output element, a bias + ReLU after a pool 2 FLOP per element. Their minimum bytes are their
-  own (a fused ReLU reads and writes nothing more), so a rewrite's saving shows as fewer bytes.
+  multiply-adds of the convolution it replaces (not its zero taps), plus the comparisons of the
+  max-pool that follows where it runs that pool too; a fused ReLU 1 comparison per output element,
+  a bias + ReLU after a pool 2 FLOP per element. Their minimum bytes are their own (a fused ReLU
+  reads and writes nothing more; a convolution that pools writes only the pooled output), so a
+  rewrite's saving shows as fewer bytes.
 - Minimum bytes: every input read once, weights and bias read once, the output written once.
   An in-place ReLU still reads and writes each element (2 x its size), though no new memory is used.
   Max-pooling's int64 indices, written by some backends, are not part of the minimum.
@@ -69,8 +71,10 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         bias_adds = n_out if module.bias is not None else 0
         elementwise_flop = n_out if isinstance(module, ConvReLU) else 0
     elif isinstance(module, SpaceToDepthConv2d):
-        macs = n_out * module.in_channels * math.prod(module.kernel_size)
-        bias_adds = n_out if module.bias is not None else 0
+        conv_out = math.prod(module.conv_output_shape(inputs))
+        macs = conv_out * module.in_channels * math.prod(module.kernel_size)
+        bias_adds = conv_out if module.bias is not None else 0
+        elementwise_flop = n_out * (3 * 3 - 1) if module.pools else 0     # the max-pool it runs
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features
         bias_adds = n_out if module.bias is not None else 0

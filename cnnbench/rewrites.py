@@ -66,6 +66,7 @@ class SpaceToDepthConv2d(nn.Module):
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
+        self.pools = False    # whether it runs the 3x3, stride-2 max-pool that follows (take_pool)
         self.stride = conv.stride[0]
         s = self.stride
         self.kernel_size = conv.kernel_size
@@ -88,6 +89,22 @@ class SpaceToDepthConv2d(nn.Module):
     def _output_size(self, size: int, axis: int) -> int:
         return (size + 2 * self.padding[axis] - self.kernel_size[axis]) // self.stride + 1
 
+    def conv_output_shape(self, x: torch.Tensor) -> tuple:
+        """The convolution's output shape for input x, before any pool this layer runs."""
+        return (x.shape[0], self.out_channels, self._output_size(x.shape[-2], 0), self._output_size(x.shape[-1], 1))
+
+    def take_pool(self, pool: nn.MaxPool2d) -> bool:
+        """Run the 3x3, stride-2 max-pool that follows this layer as part of it, where the pairs form
+        can take the pool's row part (its output channels, doubled, fill the kernel's tiles): the kernel
+        then writes a tensor half as wide and the pool's column part reads that. False where it cannot."""
+        pair = nn.modules.utils._pair
+        if not (type(pool) is nn.MaxPool2d and pair(pool.kernel_size) == (3, 3) and pair(pool.stride) == (2, 2)
+                and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1) and not pool.ceil_mode
+                and not pool.return_indices and self.pair_weight.shape[1] == 2 * self.out_channels):
+            return False
+        self.pools = True
+        return True
+
     def _why_not_pairs(self, x: torch.Tensor) -> str:
         """'' where forward(x) takes the pairs form, else why not (what the run-time check records).
         The pairs form needs the Triton kernels to run on a channels_last input (the kernel reads NHWC),
@@ -102,11 +119,18 @@ class SpaceToDepthConv2d(nn.Module):
     def form(self, x: torch.Tensor) -> str:
         """Which form forward(x) takes, and why not the pairs form."""
         reason = self._why_not_pairs(x)
-        return f"space-to-depth ({reason})" if reason else "pixel pairs (triton conv_pairs)"
+        if reason:
+            return f"space-to-depth ({reason})"
+        return "pixel pairs (triton conv_pairs" + (", with the pool's row max)" if self.pools else ")")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._why_not_pairs(x):
-            return self._pairs(x)
+            y = self._pairs(x)
+            return F.max_pool2d(y, (3, 1), (2, 1)) if self.pools else y     # the pool's column part
+        y = self._space_to_depth(x)
+        return F.max_pool2d(y, 3, 2) if self.pools else y
+
+    def _space_to_depth(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stride
         height, width = x.shape[-2:]
         pads = []
@@ -121,12 +145,13 @@ class SpaceToDepthConv2d(nn.Module):
         out_height, out_width = self._output_size(height, 0), self._output_size(width, 1)
         bias = None if self.bias is None else self.bias.repeat(2)
         y = torch.ops.cnnbench.conv_pairs(x, self.pair_weight, bias, self.stride, *self.kernel_size, *self.padding,
-                                          out_height, out_width, self.out_channels)   # (n, oh, ow, out)
+                                          out_height, out_width, self.out_channels, self.pools)
         return y.permute(0, 3, 1, 2)    # NCHW-shaped, channels_last in memory
 
     def extra_repr(self) -> str:
         return (f"space_to_depth={self.stride}, kernel_size={self.kernel_size}, "
-                f"regrouped={tuple(self.weight.shape)}, pairs={tuple(self.pair_weight.shape)}")
+                f"regrouped={tuple(self.weight.shape)}, pairs={tuple(self.pair_weight.shape)}"
+                + (", then max_pool 3x3 stride 2" if self.pools else ""))
 
 
 class BiasReLU(nn.Module):
@@ -208,7 +233,8 @@ def _pool_first(sequential: nn.Sequential) -> int:
             continue
         conv = modules[names[index - 1]] if index > 0 else None
         if isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None:
-            modules[first], modules[second] = pool, BiasReLU(conv.bias)
+            taken = isinstance(conv, SpaceToDepthConv2d) and conv.take_pool(pool)
+            modules[first], modules[second] = nn.Identity() if taken else pool, BiasReLU(conv.bias)
             conv.bias = None
         else:
             modules[first], modules[second] = pool, relu

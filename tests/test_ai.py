@@ -111,6 +111,10 @@ def test_rewritten_model_keeps_its_useful_flop_and_saves_bytes(tmp_path):
     reference, rewritten = runs[False], runs[True]
     assert rewritten["features.0"]["type"] == "SpaceToDepthConv2d" and rewritten["features.0"]["time_us"] > 0
     assert rewritten["features.0"]["macs"] == reference["features.0"]["macs"]      # not its zero taps
+    # conv1 runs its pool (the bias and ReLU move past it): the pool's comparisons, its output's bytes
+    assert rewritten["features.0"]["flop"] == reference["features.0"]["flop_no_bias"] + reference["features.2"]["flop"]
+    assert rewritten["features.0"]["output_shape"] == reference["features.2"]["output_shape"]
+    assert rewritten["features.0"]["bytes"] < reference["features.0"]["bytes"]
     # conv3 + its ReLU, fused: the same FLOP, less traffic (the ReLU's read and write are gone)
     fused = rewritten["features.6"]["flop"] + rewritten["features.7"]["flop"]
     assert fused == reference["features.6"]["flop"] + reference["features.7"]["flop"]

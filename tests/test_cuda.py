@@ -175,15 +175,18 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
 
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
-    for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):
+    pooling = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
+    assert pooling.take_pool(torch.nn.MaxPool2d(3, 2))
+    for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):     # output widths 55, 55, 56, 24
         x = torch.randn(batch, 3, size, size, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
         assert layer.form(x) == ("pixel pairs (triton conv_pairs)" if batch >= 2 else "space-to-depth (one image)")
         expected = conv(x).float()
         got = layer(x)
         # the pairs form's output is the channels_last image itself: eager pooling reads it without a copy
         assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last)
-        got = got.float()
-        assert (got - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
+        assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
+        # with the pool's row max in the kernel: the same convolution, pooled, bit for bit
+        assert torch.equal(pooling(x), torch.nn.functional.max_pool2d(got, 3, 2))
 
 
 def test_conv1_keeps_space_to_depth_where_triton_has_no_tensor_descriptors(monkeypatch):
@@ -217,8 +220,8 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
     # the check's two images take conv1's pairs form, its first image alone the space-to-depth form
-    assert runner.rewrite_check["strided_conv_forms"] == ["pixel pairs (triton conv_pairs)",
-                                                          "space-to-depth (one image)"]
+    assert runner.rewrite_check["strided_conv_forms"] == [
+        "pixel pairs (triton conv_pairs, with the pool's row max)", "space-to-depth (one image)"]
 
 
 def test_roofline_of_the_rewrite_times_its_fused_layers_on_cuda(tmp_path):

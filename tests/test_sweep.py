@@ -78,9 +78,10 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     model = alexnet().eval().double()
     fast = rewrite_model(model)
     kinds = [type(m).__name__ for m in fast.features]
-    # bias and ReLU moved past each pool; conv3 and conv4 take theirs in (no pool follows)
-    assert kinds == ["SpaceToDepthConv2d", "MaxPool2d", "BiasReLU", "Conv2d", "MaxPool2d", "BiasReLU",
+    # bias and ReLU moved past each pool, conv1 runs its pool; conv3 and conv4 take theirs in (no pool follows)
+    assert kinds == ["SpaceToDepthConv2d", "Identity", "BiasReLU", "Conv2d", "MaxPool2d", "BiasReLU",
                      "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "BiasReLU"]
+    assert fast.features[0].pools and "then max_pool 3x3 stride 2" in repr(fast.features[0])
     assert [fast.features[i].bias is None for i in (0, 3, 6, 8, 10)] == [True, True, False, False, True]
     assert [type(m).__name__ for m in fast.classifier] == ["Dropout", "LinearReLU", "Identity", "Dropout",
                                                            "LinearReLU", "Identity", "LinearReLU"]
