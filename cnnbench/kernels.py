@@ -203,13 +203,14 @@ if triton is not None:
             acc += tl.load(b_ptr + cols, mask=cols < N_OUT, other=0.0).to(tl.float32)[None, :]
         out_row = (m // pairs).to(tl.int64)                    # (image, output row)
         if ROW_MAX:     # BLOCK_N == N_OUT: columns u * N_OUT // 2 + o are channel o of the pair's pixel u
-            first, second = tl.split(tl.permute(tl.reshape(acc, (BLOCK_M, 2, N_OUT // 2)), (0, 2, 1)))
+            pixels = tl.reshape(acc.to(y_ptr.dtype.element_ty), (BLOCK_M, 2, N_OUT // 2))
+            first, second = tl.split(tl.permute(pixels, (0, 2, 1)))
             local = tl.arange(0, BLOCK_M)
             below = tl.broadcast_to(tl.minimum(local + 1, BLOCK_M - 1)[:, None], (BLOCK_M, N_OUT // 2))
             pooled = tl.maximum(tl.maximum(first, second), tl.gather(first, below, 0))
             channels = tl.arange(0, N_OUT // 2)
             tl.store(y_ptr + out_row[:, None] * (out_width * (N_OUT // 2)) + (pair[:, None] * (N_OUT // 2)
-                     + channels[None, :]), pooled.to(y_ptr.dtype.element_ty),
+                     + channels[None, :]), pooled,
                      mask=(m_ok & (local < BLOCK_M - 1) & (pair < out_width))[:, None])
         else:
             within_row = pair[:, None] * N_OUT + cols[None, :]     # element of the output row: pixel 2 * pair on
