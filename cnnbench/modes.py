@@ -73,7 +73,6 @@ def apply_math_mode(precision: str) -> None:
     """fp32 means true float32 (TF32 off); tf32 turns TF32 on for matmul and cuDNN convolutions."""
     tf32 = precision == "tf32"
     torch.backends.cudnn.benchmark = True  # autotuned conv algorithms; warm-up absorbs the search
-    torch.backends.cudnn.benchmark_limit = 0   # the search tries every algorithm, not the first 10
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
