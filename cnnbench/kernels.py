@@ -3,7 +3,8 @@
 Two so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an implicit GEMM that
 reads the image in place, two output pixels per row, so no blocked copy of the image is made and
 the reduction runs over the 45 elements of each input row the pair's windows cover (48 with the
-alignment), not over padded blocks. The other is a linear layer on a
+alignment), not over padded blocks; it can also store the row part of the 3x3, stride-2 max-pool
+that follows (row_max), so it writes half as much. The other is a linear layer on a
 single input row (batch 1), optionally followed by ReLU. cuBLAS
 runs it as a split-K GEMM plus a reduction kernel, and the ReLU is one more; at batch 1 the layer
 is nothing but streaming its weights, so one pass that reads each weight once, multiplies in fp32

@@ -28,7 +28,10 @@ extra kernel taps multiply zeros), so the result is the same up to rounding orde
 Where the Triton kernels run (fp16/bf16 channels_last input on CUDA) and the batch holds two
 images or more, one kernel (kernels.conv_pairs) computes the convolution straight from the image,
 two neighbouring output pixels per GEMM row (twice the output channels wide), over the span of
-each input row that both windows cover; its output is the channels_last output image.
+each input row that both windows cover; its output is the channels_last output image. Where a
+3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_pool): the kernel
+stores each row's max over the pool's windows, half as wide, and a (3, 1) max-pool over rows
+finishes it, so the full-size output is never written. Max is exact, so the bits are the pool's.
 """
 
 import copy
