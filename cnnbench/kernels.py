@@ -244,13 +244,18 @@ def pack_pairs(weight: torch.Tensor, stride: int, pad_left: int) -> torch.Tensor
     return F.pad(packed, (0, block_n - 2 * out_channels, 0, -packed.shape[0] % 64)).contiguous()
 
 
+def row_max_width(out_width: int) -> int:
+    """How many 3-wide windows at stride 2 a row of out_width pixels holds: conv_pairs' row_max width."""
+    return (out_width - 3) // 2 + 1
+
+
 def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_height: int, kernel_width: int,
                pad_top: int, pad_left: int, out_height: int, out_width: int, out_channels: int,
                row_max: bool = False, config=None) -> torch.Tensor:
     """A strided convolution of the channels_last image x, two neighbouring output pixels per GEMM
     row, in one Triton kernel that reads the image in place. `packed` comes from pack_pairs. Returns
     the (n, out_height, out_width, out_channels) NHWC output image, contiguous; with `row_max`, the
-    max over each row's 3-wide windows at stride 2 instead, (out_width - 3) // 2 + 1 of them (the row
+    max over each row's 3-wide windows at stride 2 instead, row_max_width(out_width) of them (the row
     part of a 3x3, stride-2 max-pool; 2 * out_channels must be a power of two of 16 or more).
     `config` (a triton.Config of BLOCK_M and BLOCK_K) replaces PAIR_CONFIG's tiles."""
     x = x.contiguous(memory_format=torch.channels_last)   # a no-op for the rewrite's own input
@@ -259,7 +264,7 @@ def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_
     if row_max and packed.shape[1] != 2 * out_channels:
         raise ValueError(f"conv_pairs: row_max needs 2 * out_channels ({2 * out_channels}) to be a power of two >= 16")
     pairs = -(-out_width // 2)
-    stored_width = (out_width - 3) // 2 + 1 if row_max else out_width
+    stored_width = row_max_width(out_width) if row_max else out_width
     y = torch.empty((n, out_height, stored_width, out_channels), dtype=x.dtype, device=x.device)
     rows = n * out_height * pairs
     # every span starts on a multiple of 8 elements: pairs step by one (pair_geometry's lead), rows and
@@ -334,7 +339,7 @@ if not MISSING:
     @_conv_pairs_op.register_fake
     def _(x, packed, bias, stride, kernel_height, kernel_width, pad_top, pad_left, out_height, out_width,
           out_channels, row_max):
-        return x.new_empty((x.shape[0], out_height, (out_width - 3) // 2 + 1 if row_max else out_width, out_channels))
+        return x.new_empty((x.shape[0], out_height, row_max_width(out_width) if row_max else out_width, out_channels))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:

@@ -225,8 +225,10 @@ def rewritable(module: nn.Module) -> bool:
 def _pool_first(sequential: nn.Sequential) -> int:
     """Move each ReLU (and the bias of a convolution before it) past the MaxPool2d it feeds.
 
-    conv, ReLU, pool becomes conv without bias, pool, BiasReLU; a lone ReLU, pool swaps. The slots
-    keep their names, so per-layer reports still line up with the model's own numbering.
+    conv, ReLU, pool becomes conv without bias, pool, BiasReLU; a lone ReLU, pool swaps. A
+    SpaceToDepthConv2d that can run the pool takes it (take_pool) and the pool's slot becomes an
+    Identity. The slots keep their names, so per-layer reports still line up with the model's own
+    numbering.
     """
     modules, names = sequential._modules, list(sequential._modules)
     moved = 0
