@@ -12,6 +12,11 @@ Pair p's output is Z_first[p] + Z_second[p + 1]: a shift by one GEMM row, done o
 the epilogue (tl.gather), while each block is gathered once. The FLOPs are those of conv_pairs
 (29 blocks x 264 K x 256 N against 28 pairs x 528 K x 128 N per output row). Tiles overlap by one
 row: a tile's last row only feeds the row before it.
+
+Call 1 (results/alexnet/h200/conv1_blocks) found it exact but slower, 3.127-4.337 ms against 2.184
+at batch 4096: the L1 already served the pairs' overlap (18.7 M L2 requests against 20.5 M at 1024),
+and the 128 x 256 fp32 accumulator leaves one program of 8 warps per multiprocessor (218 registers
+per thread), too few to hide the gathers' latency.
 Usage: python benchmarks/investigations/conv_blocks.py [--batch-size 4096] [--only REGEX]
 """
 
