@@ -94,6 +94,24 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
         rewrite_model(torch.nn.Sequential(torch.nn.Tanh()))
 
 
+@pytest.mark.parametrize("pool, out_channels, taken", [
+    (torch.nn.MaxPool2d(3, 2), 8, True),
+    (torch.nn.MaxPool2d(2, 2), 8, False),                      # another window: the pool stays its own layer
+    (torch.nn.MaxPool2d(3, 2, ceil_mode=True), 8, False),
+    (torch.nn.MaxPool2d(3, 2, padding=1), 8, False),
+    (torch.nn.MaxPool2d(3, 2), 4, False),                      # 2 x 4 channels do not fill the kernel's tiles
+])
+def test_a_strided_conv_takes_only_the_pool_its_kernel_can_run(pool, out_channels, taken):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, out_channels, 11, stride=4, padding=2), torch.nn.ReLU(), pool)
+    model = model.eval().double()
+    fast = rewrite_model(model)
+    assert [type(m).__name__ for m in fast][1] == ("Identity" if taken else "MaxPool2d")
+    assert fast[0].pools == taken
+    for batch, size in ((2, 67), (1, 64), (3, 40)):       # conv outputs 16, 15 and 9 wide
+        x = torch.randn(batch, 3, size, size, dtype=torch.float64)
+        torch.testing.assert_close(fast(x), model(x), rtol=0, atol=1e-10)
+
+
 def test_bias_and_relu_after_pool_change_no_bit_of_a_half_precision_tensor():
     # rounding y + b is monotonic in y, so adding the bias after the max changes nothing
     y = torch.randn(2, 16, 27, 27, dtype=torch.bfloat16) * 4
