@@ -148,6 +148,18 @@ if triton is not None:
     PAIR_CONFIG = triton.Config({"BLOCK_M": 128, "BLOCK_K": 32}, num_warps=4, num_stages=3, maxnreg=168)
 
     @triton.jit
+    def _span_starts(out_row, column, out_height, height, width, pad_top, STRIDE: tl.constexpr,
+                     CHANNELS: tl.constexpr, STEP: tl.constexpr, START_SHIFT: tl.constexpr):
+        """Where the spans that GEMM rows read start, for output row `out_row` (image, row) and span
+        `column` (one every STEP elements, from START_SHIFT before the row): the span's top input row,
+        the elements per input row, the span's first element in its row and in the NHWC image."""
+        top = out_row % out_height * STRIDE - pad_top
+        image = (out_row // out_height).to(tl.int64)
+        row_elements = width * CHANNELS
+        start = column * STEP - START_SHIFT
+        return top, row_elements, start, (image * height + top) * row_elements + start
+
+    @triton.jit
     def _image_tile(x_ptr, first, top, start, m_ok, k_start, k, height, row_elements, ROW: tl.constexpr,
                     KERNEL_HEIGHT: tl.constexpr):
         """conv_pairs' (BLOCK_M, BLOCK_K) tile of gathered image rows for K elements k_start + k."""
@@ -184,11 +196,8 @@ if triton is not None:
         m = tl.program_id(0) * (BLOCK_M - ROW_MAX) + tl.arange(0, BLOCK_M)
         m_ok = m < rows
         pair = m % pairs
-        top = (m // pairs) % out_height * STRIDE - pad_top
-        image = (m // pairs // out_height).to(tl.int64)
-        row_elements = width * CHANNELS
-        start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT    # in its input row, the span's first element
-        first = (image * height + top) * row_elements + start
+        top, row_elements, start, first = _span_starts(m // pairs, pair, out_height, height, width, pad_top, STRIDE,
+                                                       CHANNELS, 2 * STRIDE * CHANNELS, START_SHIFT)
         if ALIGNED:
             first = tl.multiple_of(first, 8)
         k = tl.arange(0, BLOCK_K)

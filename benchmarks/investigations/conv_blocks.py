@@ -30,7 +30,7 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
-from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
+from cnnbench.kernels import _image_tile as image_tile, _span_starts as span_starts  # noqa: E402
 
 from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
@@ -44,11 +44,8 @@ def _conv_blocks_kernel(x_ptr, w_desc, y_ptr, rows, out_height, out_width, block
     m_ok = m < rows
     block = m % blocks
     out_row = m // blocks                                   # (image, output row)
-    top = out_row % out_height * STRIDE - pad_top
-    image = (out_row // out_height).to(tl.int64)
-    row_elements = width * CHANNELS
-    start = block * BLOCK - START_SHIFT
-    first = (image * height + top) * row_elements + start
+    top, row_elements, start, first = span_starts(out_row, block, out_height, height, width, pad_top, STRIDE,
+                                                  CHANNELS, BLOCK, START_SHIFT)
     if ALIGNED:
         first = tl.multiple_of(first, 8)
     k = tl.arange(0, BLOCK_K)

@@ -25,7 +25,7 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
-from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
+from cnnbench.kernels import _image_tile as image_tile, _span_starts as span_starts  # noqa: E402
 
 from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
@@ -46,10 +46,9 @@ def _pairs_persistent(x_ptr, w_ptr, w_desc, y_ptr, rows, out_height, out_width, 
         m = tile * BLOCK_M + tl.arange(0, BLOCK_M)
         m_ok = m < rows
         pair = m % pairs
-        top = (m // pairs) % out_height * STRIDE - pad_top
-        image = (m // pairs // out_height).to(tl.int64)
-        start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT
-        first = tl.multiple_of((image * height + top) * row_elements + start, 8)
+        top, _, start, first = span_starts(m // pairs, pair, out_height, height, width, pad_top, STRIDE, CHANNELS,
+                                           2 * STRIDE * CHANNELS, START_SHIFT)
+        first = tl.multiple_of(first, 8)
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
         for step in range(k_steps):
             k_start = step * BLOCK_K

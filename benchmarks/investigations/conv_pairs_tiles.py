@@ -31,6 +31,7 @@ from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
+from cnnbench.kernels import _span_starts as span_starts  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 
 GEOMETRY = (4, 11, 11, 2, 2, 55, 55, 64)    # AlexNet conv1: stride, kernel, padding, 55 x 55 x 64 out
@@ -46,11 +47,9 @@ def _pairs_variant(x_ptr, wt_ptr, y_ptr, rows, out_height, pairs, height, width,
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     m_ok = m < rows
     pair = m % pairs
-    top = (m // pairs) % out_height * STRIDE - pad_top
-    image = (m // pairs // out_height).to(tl.int64)
-    row_elements = width * CHANNELS
-    start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT
-    first = tl.multiple_of((image * height + top) * row_elements + start, 8)
+    top, row_elements, start, first = span_starts(m // pairs, pair, out_height, height, width, pad_top, STRIDE,
+                                                  CHANNELS, 2 * STRIDE * CHANNELS, START_SHIFT)
+    first = tl.multiple_of(first, 8)
     k = tl.arange(0, BLOCK_K)
     cols = tl.arange(0, BLOCK_N)
     if SWAP:
@@ -89,10 +88,9 @@ def _pairs_by_rows(x_ptr, w_ptr, y_ptr, rows, out_height, out_width, pairs, heig
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     m_ok = m < rows
     pair = m % pairs
-    top = (m // pairs) % out_height * STRIDE - pad_top
-    image = (m // pairs // out_height).to(tl.int64)
-    start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT
-    first = tl.multiple_of((image * height + top) * ROW_ELEMENTS + start, 8)
+    top, _, start, first = span_starts(m // pairs, pair, out_height, height, ROW_ELEMENTS, pad_top, STRIDE, 1,
+                                       2 * STRIDE * CHANNELS, START_SHIFT)
+    first = tl.multiple_of(first, 8)
     k32 = tl.arange(0, 32)
     k16 = 32 + tl.arange(0, 16)
     cols = tl.arange(0, BLOCK_N)

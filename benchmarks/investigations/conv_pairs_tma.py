@@ -27,7 +27,7 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
-from cnnbench.kernels import _image_tile as image_tile  # noqa: E402
+from cnnbench.kernels import _image_tile as image_tile, _span_starts as span_starts  # noqa: E402
 
 from conv1_forms import GEOMETRY, conv1_inputs, get_args_parser, time_forms  # noqa: E402
 
@@ -70,11 +70,9 @@ def _pairs_edges(x_ptr, w_ptr, y_ptr, rows, out_height, out_width, pairs, height
     m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     m_ok = m < rows
     pair = m % 2 * (pairs - 1)
-    top = (m // 2) % out_height * STRIDE - pad_top
-    image = (m // 2 // out_height).to(tl.int64)
-    row_elements = width * CHANNELS
-    start = pair * (2 * STRIDE * CHANNELS) - START_SHIFT
-    first = tl.multiple_of((image * height + top) * row_elements + start, 8)
+    top, row_elements, start, first = span_starts(m // 2, pair, out_height, height, width, pad_top, STRIDE,
+                                                  CHANNELS, 2 * STRIDE * CHANNELS, START_SHIFT)
+    first = tl.multiple_of(first, 8)
     k = tl.arange(0, BLOCK_K)
     cols = tl.arange(0, BLOCK_N)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
