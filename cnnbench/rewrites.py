@@ -144,8 +144,7 @@ class SpaceToDepthConv2d(nn.Module):
         return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, self.bias)
 
     def _pairs(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        out_height, out_width = self._output_size(height, 0), self._output_size(width, 1)
+        _, _, out_height, out_width = self.conv_output_shape(x)
         bias = None if self.bias is None else self.bias.repeat(2)
         y = torch.ops.cnnbench.conv_pairs(x, self.pair_weight, bias, self.stride, *self.kernel_size, *self.padding,
                                           out_height, out_width, self.out_channels, self.pools)
