@@ -78,17 +78,14 @@ for conv, size in ((torch.nn.Conv2d(3, 8, 11, stride=4, padding=2), (36, 32)),
     layer = SpaceToDepthConv2d(conv)
     reference = conv(x)
     out_height, out_width = reference.shape[-2:]
+    arguments = (x, layer.pair_weight, None if conv.bias is None else conv.bias.repeat(2), conv.stride[0],
+                 *conv.kernel_size, *conv.padding, out_height, out_width, conv.out_channels)
     for config in (None, triton.Config({"BLOCK_M": 64, "BLOCK_K": 64}, num_warps=4, num_stages=3)):   # steps across rows
-        y = kernels.conv_pairs(x, layer.pair_weight, None if conv.bias is None else conv.bias.repeat(2),
-                               conv.stride[0], *conv.kernel_size, *conv.padding, out_height, out_width,
-                               conv.out_channels, config=config)
-        got = y.permute(0, 3, 1, 2)
+        got = kernels.conv_pairs(*arguments, config=config).permute(0, 3, 1, 2)
         assert got.shape == reference.shape and got.is_contiguous(memory_format=torch.channels_last), conv
         worst = max(worst, (got - reference).abs().max().item())
         if 2 * conv.out_channels >= 16:     # the row part of a 3x3, stride-2 max-pool in the kernel
-            rows = kernels.conv_pairs(x, layer.pair_weight, None if conv.bias is None else conv.bias.repeat(2),
-                                      conv.stride[0], *conv.kernel_size, *conv.padding, out_height, out_width,
-                                      conv.out_channels, row_max=True, config=config).permute(0, 3, 1, 2)
+            rows = kernels.conv_pairs(*arguments, row_max=True, config=config).permute(0, 3, 1, 2)
             expected = torch.nn.functional.max_pool2d(reference, (1, 3), (1, 2))
             assert rows.shape == expected.shape, (rows.shape, expected.shape)
             worst = max(worst, (rows - expected).abs().max().item())
