@@ -149,7 +149,8 @@ def startup_breakdown(created_at: float, reports: list) -> dict:
 
 def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmup: int, seed: int,
                         context=None, progress: bool = True) -> dict:
-    """Time `num_batches` forwards of one random batch kept on the device."""
+    """Time `num_batches` forwards of one random batch kept on the device; sample the machine over
+    them (device.BusySampler)."""
     device = runner.device
     context = context or distributed.DistContext()
     images = synthetic_batch(batch_size, device, seed=seed)
@@ -157,20 +158,21 @@ def benchmark_synthetic(runner: Runner, batch_size: int, num_batches: int, warmu
     runner.load(images)
     timer = RegionTimer(device)
     distributed.barrier(context, device)
+    busy = BusySampler(device)
     started = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), busy:
         for _ in tqdm(range(num_batches), desc="batches", unit="batch", disable=not progress,
                       leave=False, dynamic_ncols=True):
             timer.start()
             runner.run()
             timer.stop()
-    synchronize(device)
+        synchronize(device)
     wall_s = time.perf_counter() - started
     distributed.barrier(context, device)
     window_s = time.perf_counter() - started
     return {"batch_times_ms": timer.times_ms(), "batch_images": [batch_size] * num_batches,
             "batch_top1": [], "batch_top5": [], "data_wait_s": [], "wall_s": wall_s,
-            "window_s": window_s, "bad_images": []}
+            "window_s": window_s, "bad_images": [], "busy": busy.summary()}
 
 
 def run_cell(model, mode, device, batch_size: int, *, num_batches: int, warmup: int, seed: int, workers: int = 0,
@@ -247,7 +249,8 @@ def cell_metrics(raw: dict, measured_accuracy: bool) -> dict:
         "loader_capacity_images_per_second": (metrics.loader_capacity(raw["workers"], images,
                                                                       sum(raw["worker_stage_s"].values()))
                                               if measured_accuracy and raw["workers"] else None),
-        **{key: (raw["busy"][key] if measured_accuracy else None) for key in BusySampler.FIELDS},
+        **raw["busy"],
+        "images_per_gpu_joule": metrics.images_per_joule(images, raw["busy"]["gpu_energy_j"]),
     }
     cell.update({f"batch_time_ms_{key}": value for key, value in stats.items()})
     return cell

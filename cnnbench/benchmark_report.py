@@ -7,7 +7,8 @@ RULE = "=" * 60
 CSV_COLUMNS = ["precision", "memory_format", "execution", "rewrite", "batch_size", "status",
                "model_images_per_second", "end_to_end_images_per_second", "batch_time_ms_p50",
                "batch_time_ms_p99", "peak_memory_mib", "compile_time_s", "top1_accuracy",
-               "top5_accuracy", "top1_delta_vs_fp32", "top5_delta_vs_fp32"]
+               "top5_accuracy", "top1_delta_vs_fp32", "top5_delta_vs_fp32", "gpu_power_w",
+               "images_per_gpu_joule", "gpu_sm_clock_mhz"]
 
 
 def _pct(value):
@@ -20,6 +21,28 @@ def workers_text(count: int) -> str:
 
 def _num(value, spec=",.1f"):
     return "n/a" if value is None else format(value, spec)
+
+
+def gpu_power_text(m: dict):
+    """What the GPU drew and ran at over the timed pass (device.BusySampler), or None where NVML
+    reported neither; held-down clocks name their limits, the power cap first among them."""
+    parts = []
+    if m.get("gpu_power_w") is not None:
+        limit = f" (limit {m['gpu_power_limit_w']:,.0f} W)" if m.get("gpu_power_limit_w") else ""
+        parts.append(f"{m['gpu_power_w']:,.0f} W on average{limit}, "
+                     f"{_num(m['images_per_gpu_joule'])} images per joule")
+    if m.get("gpu_sm_clock_mhz") is not None:
+        clock = f"SM clock {m['gpu_sm_clock_mhz']:,.0f} MHz on average"
+        if m.get("gpu_sm_clock_max_mhz"):
+            clock += f" (max {m['gpu_sm_clock_max_mhz']:,})"
+        limits = m.get("gpu_clock_limits_percent")
+        if limits:
+            clock += ", held down by " + " and ".join(f"the {name} in {percent:.0f}%" for name, percent in limits.items())
+            clock += f" of {m['nvml_readings']} NVML readings"
+        elif limits is not None:
+            clock += f", not held down in {m['nvml_readings']} NVML readings"
+        parts.append(clock)
+    return "GPU over the timed pass: " + "; ".join(parts) if parts else None
 
 
 def summary_text(result: dict) -> str:
@@ -76,6 +99,9 @@ def summary_text(result: dict) -> str:
         if busy:
             readings = f" (GPU: NVML, {m['nvml_readings']} readings)" if m.get("nvml_readings") else ""
             lines.append(f"Over the timed pass{readings}: " + ", ".join(busy))
+    power = gpu_power_text(m)
+    if power:
+        lines.append(power)
     if m["world_size"] > 1:
         lines.append(f"Aggregate throughput ({m['world_size']} ranks, one wall-clock window): "
                      f"{_num(m['aggregate_images_per_second'])} images/second; model-only is the sum over "

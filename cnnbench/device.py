@@ -6,10 +6,12 @@ import os
 import platform
 import subprocess
 import threading
+import time
 
 import torch
 import torchvision
 
+from . import metrics
 from .errors import UserError
 
 
@@ -137,34 +139,52 @@ def busy_percent(before: dict, after: dict):
     return round(100 * busy / total, 1) if total else None
 
 
-class BusySampler:
-    """How busy the machine was over a stretch of a run: the cores this process may use (any
-    process's work on them, from /proc/stat at both ends), and as NVML reports them, read in a
-    background thread every NVML_READ_EVERY_S, the share of time a kernel was running on the GPU
-    (any process's kernel: with several processes they take turns) and the share its JPEG decoders,
-    the hardware engines nvJPEG and nvImageCodec use, were busy.
+# NVML's clock event reasons that hold the SM clock below what the load asks for (nvmlClocksEventReason*)
+CLOCK_LIMITS = {0x4: "power cap", 0x8: "hardware slowdown", 0x20: "software thermal limit",
+                0x40: "hardware thermal limit", 0x80: "power brake"}
+NVML_CLOCK_SM = 1
 
-    Each NVML reading is its average over its own sampling period (a fraction of a second), so the
-    first reaches a little before the stretch. summary() gives None for a figure this machine does
-    not report (the GPU's off CUDA, without NVML or on a GPU without JPEG decoders; the cores' off Linux).
+
+class BusySampler:
+    """How busy the machine was over a stretch of a run, and what the GPU drew and ran at.
+
+    The cores this process may use: any process's work on them, from /proc/stat at both ends. On
+    CUDA, from NVML, the NVIDIA driver's management library: the GPU's energy counter at both ends,
+    its enforced power limit, and, read in a background thread every NVML_READ_EVERY_S, the share of
+    time a kernel was running (any process's kernel: with several processes they take turns), the
+    share its JPEG decoders (the engines nvJPEG and nvImageCodec use) were busy, the SM clock, and
+    which limits (CLOCK_LIMITS) held the clock down. A GPU at its power limit runs at the clock its
+    power allows, so there a step pays by the energy it saves as well as by the time.
+
+    Each NVML utilization reading is its average over its own sampling period (a fraction of a
+    second), so the first reaches a little before the stretch. summary() gives None for a figure
+    this machine does not report (the GPU's off CUDA, without NVML or on a GPU without JPEG
+    decoders or an energy counter; the cores' off Linux).
     """
 
     def __init__(self, device: torch.device):
         self._nvml, self._handle = _nvml_handle(device) if device.type == "cuda" else (None, None)
         self._jpeg = getattr(self._nvml, "nvmlDeviceGetJpgUtilization", None)    # drivers from 2022 on
+        self._limits = (getattr(self._nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)    # drivers from 2023 on
+                        or getattr(self._nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None))
         self._readings, self._stop, self._thread = [], threading.Event(), None
         self._cores_before = self._cores_after = {}
+        self._energy_mj, self._elapsed_s = [], None
 
     def __enter__(self) -> "BusySampler":
         self._cores_before = _core_times()
         if self._handle is not None:
+            self._energy_mj.append(self._energy())
             self._thread = threading.Thread(target=self._read_until_stopped, name="busy-sampler", daemon=True)
             self._thread.start()
+        self._elapsed_s = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._elapsed_s = time.perf_counter() - self._elapsed_s
         self._cores_after = _core_times()
         if self._thread is not None:
+            self._energy_mj.append(self._energy())
             self._stop.set()
             self._thread.join()
 
@@ -174,24 +194,54 @@ class BusySampler:
             if self._stop.wait(NVML_READ_EVERY_S):
                 return
 
+    def _nvml_value(self, function, *arguments, kind=ctypes.c_uint):
+        """function(handle, *arguments, &value)'s value, None where it is missing or fails."""
+        value = kind()
+        if function is None or function(self._handle, *arguments, ctypes.byref(value)) != 0:
+            return None
+        return value.value
+
+    def _energy(self):
+        """The GPU's energy counter, millijoules since the driver loaded (Volta and later), or None."""
+        return self._nvml_value(self._nvml.nvmlDeviceGetTotalEnergyConsumption, kind=ctypes.c_ulonglong)
+
     def _read(self) -> tuple:
+        """(kernel busy %, JPEG decoders busy %, SM clock MHz, clock event reasons), each None where not reported."""
         rates, jpeg, period = _Utilization(), ctypes.c_uint(), ctypes.c_uint()
         kernel = rates.gpu if self._nvml.nvmlDeviceGetUtilizationRates(self._handle, ctypes.byref(rates)) == 0 else None
-        if self._jpeg is None or self._jpeg(self._handle, ctypes.byref(jpeg), ctypes.byref(period)) != 0:
-            return kernel, None
-        return kernel, jpeg.value
+        reported = self._jpeg is not None and self._jpeg(self._handle, ctypes.byref(jpeg), ctypes.byref(period)) == 0
+        jpeg = jpeg.value if reported else None
+        clock = self._nvml_value(self._nvml.nvmlDeviceGetClockInfo, NVML_CLOCK_SM)
+        reasons = self._nvml_value(self._limits, kind=ctypes.c_ulonglong)
+        return kernel, jpeg, clock, reasons
 
     FIELDS = ("cpu_busy_percent", "cpu_cores", "gpu_kernel_busy_percent", "jpeg_decoder_busy_percent",
-              "nvml_readings")
+              "nvml_readings", "gpu_energy_j", "gpu_power_w", "gpu_power_limit_w", "gpu_sm_clock_mhz",
+              "gpu_sm_clock_max_mhz", "gpu_clock_limits_percent")
 
     def summary(self) -> dict:
-        """FIELDS: the cores' busy share, NVML's mean percentages over its readings, and how many there were."""
+        """FIELDS: the cores' busy share; NVML's mean percentages over its readings and how many there
+        were; the GPU's energy over the stretch and its mean power (metrics.rate), its power limit,
+        its mean and maximum SM clock, and for each limit that held the clock down, the share of
+        readings it did."""
         def mean(values):
             values = [value for value in values if value is not None]
             return round(sum(values) / len(values), 1) if values else None
-        return dict(zip(self.FIELDS, (busy_percent(self._cores_before, self._cores_after), len(self._cores_after) or None,
-                                      mean(kernel for kernel, _ in self._readings),
-                                      mean(jpeg for _, jpeg in self._readings), len(self._readings))))
+        kernel, jpeg, clock, reasons = zip(*self._readings) if self._readings else ((),) * 4
+        energy_j = (None if len(self._energy_mj) < 2 or None in self._energy_mj
+                    else (self._energy_mj[1] - self._energy_mj[0]) / 1e3)
+        on_gpu = self._handle is not None
+        limit_mw = self._nvml_value(self._nvml.nvmlDeviceGetEnforcedPowerLimit) if on_gpu else None
+        reported = [value for value in reasons if value is not None]
+        limits = ({name: round(100 * sum(bool(value & bit) for value in reported) / len(reported), 1)
+                   for bit, name in CLOCK_LIMITS.items() if any(value & bit for value in reported)}
+                  if reported else None)
+        return dict(zip(self.FIELDS, (
+            busy_percent(self._cores_before, self._cores_after), len(self._cores_after) or None,
+            mean(kernel), mean(jpeg), len(self._readings),
+            energy_j, metrics.rate(energy_j, self._elapsed_s) if energy_j is not None else None,
+            limit_mw / 1e3 if limit_mw else None, mean(clock),
+            self._nvml_value(self._nvml.nvmlDeviceGetMaxClockInfo, NVML_CLOCK_SM) if on_gpu else None, limits)))
 
 
 def _cpu_model() -> str:

@@ -12,6 +12,11 @@ def throughput(images: int, seconds: float):
     return images / seconds if seconds else None
 
 
+def images_per_joule(images: int, joules: float):
+    """images / joules of the GPU's energy over the same stretch; None when no energy was measured."""
+    return images / joules if joules else None
+
+
 def accuracy(hits: int, images: int):
     """hits / images, a fraction in [0, 1] counted per image (never a mean of batch means); None
     when no image was scored."""
@@ -59,7 +64,8 @@ def latency_stats(times_ms: list) -> dict:
 
 
 def rate(amount: float, seconds: float):
-    """amount / seconds: FLOP/s from FLOP, bytes/s from bytes; None when no time was measured."""
+    """amount / seconds: FLOP/s from FLOP, bytes/s from bytes, watts from joules; None when no time
+    was measured."""
     return amount / seconds if seconds else None
 
 

@@ -95,11 +95,16 @@ def test_empty_default_path_falls_back_to_synthetic(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(cnnbench.data, "DEFAULT_DATA_PATH", tmp_path / "nothing_here")
     out = tmp_path / "out"
     assert run_main("--weights", "none", "--batch-size", 2, "--num-batches", 3, "--output-dir", out, *CPU_FAST) == 0
-    assert "SYNTHETIC DATA" in capsys.readouterr().out.splitlines()[0]
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC DATA" in printed.splitlines()[0]
     result = read_single_json(out)
     assert result["data"] == "synthetic"
     assert result["top1_accuracy"] is None and result["top5_accuracy"] is None
     assert result["total_images"] == 6 and len(result["batch_times_ms"]) == 3
+    # the synthetic pass is sampled too: the cores' share; off CUDA no GPU figures and no GPU line
+    assert 0 < result["cpu_busy_percent"] <= 100 and result["nvml_readings"] == 0
+    assert result["gpu_energy_j"] is None and result["images_per_gpu_joule"] is None
+    assert "Throughput (model only)" in printed and "GPU over the timed pass" not in printed
 
 
 def test_result_files_are_complete_and_never_overwritten(tmp_path):

@@ -267,6 +267,17 @@ def test_engine_sampler_sees_kernels_and_jpeg_decoders(varied_jpegs):
         assert decoding["jpeg_decoder_busy_percent"] > matmuls["jpeg_decoder_busy_percent"]
 
 
+def test_sampler_reads_more_power_under_matmuls_than_at_rest():
+    a = torch.randn(8192, 8192, device=CUDA, dtype=torch.bfloat16)
+    resting = busy_for(1.0, lambda: time.sleep(0.02))
+    matmuls = busy_for(1.0, lambda: [a @ a for _ in range(8)])
+    for sample in resting, matmuls:
+        assert 0 < sample["gpu_energy_j"] and 0 < sample["gpu_power_w"] < 1.5 * sample["gpu_power_limit_w"]
+        assert 0 < sample["gpu_sm_clock_mhz"] <= sample["gpu_sm_clock_max_mhz"]
+        assert isinstance(sample["gpu_clock_limits_percent"], dict)
+    assert matmuls["gpu_power_w"] > 1.5 * resting["gpu_power_w"]
+
+
 @pytest.mark.parametrize("flags", [[], ["--precision", "bf16", "--channels-last", "--batch-sizes", "1,32"]])
 def test_profiler_on_cuda(tmp_path, flags):
     args = alexnet_profiler.get_args_parser().parse_args(
@@ -390,6 +401,7 @@ def test_benchmark_end_to_end_on_cuda(varied_jpegs, tmp_path):
     fidelity = result["data_info"]["input_fidelity"]
     assert fidelity["images"] == 64 and fidelity["mean_abs_grey_levels"] < 3
     assert result["nvml_readings"] >= 1 and 0 <= result["gpu_kernel_busy_percent"] <= 100
+    assert result["images_per_gpu_joule"] == pytest.approx(result["total_images"] / result["gpu_energy_j"])
 
 
 @pytest.mark.parametrize("flags", [[], ["--rewrite", "--channels-last"]], ids=["reference", "rewrite"])
