@@ -3,6 +3,8 @@
 import csv
 import io
 
+from .device import MIN_ENERGY_WINDOW_S
+
 RULE = "=" * 60
 CSV_COLUMNS = ["precision", "memory_format", "execution", "rewrite", "batch_size", "status",
                "model_images_per_second", "end_to_end_images_per_second", "batch_time_ms_p50",
@@ -31,6 +33,9 @@ def gpu_power_text(m: dict):
         limit = f" (limit {m['gpu_power_limit_w']:,.0f} W)" if m.get("gpu_power_limit_w") else ""
         parts.append(f"{m['gpu_power_w']:,.0f} W on average{limit}, "
                      f"{_num(m['images_per_gpu_joule'])} images per joule")
+    elif m.get("sampled_s") is not None and m["sampled_s"] < MIN_ENERGY_WINDOW_S and m.get("gpu_sm_clock_mhz"):
+        parts.append(f"energy not read over a pass of {m['sampled_s']:.2f} s (its counter needs "
+                     f"{MIN_ENERGY_WINDOW_S:.0f} s or more: more batches give it)")
     if m.get("gpu_sm_clock_mhz") is not None:
         clock = f"SM clock {m['gpu_sm_clock_mhz']:,.0f} MHz on average"
         if m.get("gpu_sm_clock_max_mhz"):

@@ -143,6 +143,9 @@ def busy_percent(before: dict, after: dict):
 CLOCK_LIMITS = {0x4: "power cap", 0x8: "hardware slowdown", 0x20: "software thermal limit",
                 0x40: "hardware thermal limit", 0x80: "power brake"}
 NVML_CLOCK_SM = 1
+# The energy counter steps every few milliseconds and lags the load by some: over a shorter
+# stretch than this its difference misleads (a batch-1 pass of 0.15 s read 210 W in one run, 394 W in the next)
+MIN_ENERGY_WINDOW_S = 1.0
 
 
 class BusySampler:
@@ -216,19 +219,20 @@ class BusySampler:
         return kernel, jpeg, clock, reasons
 
     FIELDS = ("cpu_busy_percent", "cpu_cores", "gpu_kernel_busy_percent", "jpeg_decoder_busy_percent",
-              "nvml_readings", "gpu_energy_j", "gpu_power_w", "gpu_power_limit_w", "gpu_sm_clock_mhz",
+              "nvml_readings", "sampled_s", "gpu_energy_j", "gpu_power_w", "gpu_power_limit_w", "gpu_sm_clock_mhz",
               "gpu_sm_clock_max_mhz", "gpu_clock_limits_percent")
 
     def summary(self) -> dict:
         """FIELDS: the cores' busy share; NVML's mean percentages over its readings and how many there
-        were; the GPU's energy over the stretch and its mean power (metrics.rate), its power limit,
+        were; how long the stretch was; the GPU's energy over it (a stretch of MIN_ENERGY_WINDOW_S or
+        more) and its mean power (metrics.rate), its power limit,
         its mean and maximum SM clock, and for each limit that held the clock down, the share of
         readings it did."""
         def mean(values):
             values = [value for value in values if value is not None]
             return round(sum(values) / len(values), 1) if values else None
         kernel, jpeg, clock, reasons = zip(*self._readings) if self._readings else ((),) * 4
-        energy_j = (None if len(self._energy_mj) < 2 or None in self._energy_mj
+        energy_j = (None if len(self._energy_mj) < 2 or None in self._energy_mj or self._elapsed_s < MIN_ENERGY_WINDOW_S
                     else (self._energy_mj[1] - self._energy_mj[0]) / 1e3)
         on_gpu = self._handle is not None
         limit_mw = self._nvml_value(self._nvml.nvmlDeviceGetEnforcedPowerLimit) if on_gpu else None
@@ -238,7 +242,7 @@ class BusySampler:
                   if reported else None)
         return dict(zip(self.FIELDS, (
             busy_percent(self._cores_before, self._cores_after), len(self._cores_after) or None,
-            mean(kernel), mean(jpeg), len(self._readings),
+            mean(kernel), mean(jpeg), len(self._readings), self._elapsed_s,
             energy_j, metrics.rate(energy_j, self._elapsed_s) if energy_j is not None else None,
             limit_mw / 1e3 if limit_mw else None, mean(clock),
             self._nvml_value(self._nvml.nvmlDeviceGetMaxClockInfo, NVML_CLOCK_SM) if on_gpu else None, limits)))
