@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.device import BusySampler  # noqa: E402
+from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from plain_loop import add_model_arguments, build, graphed  # noqa: E402
 
 SKIPPED = (torch.nn.Dropout, torch.nn.Identity)     # nothing runs on the GPU in eval
@@ -76,7 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_model_arguments(parser, batch_size=4096)
     parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--space-to-depth", action="store_true",
+                        help="conv1 in the space-to-depth form at every batch (the form batch 1 and GPUs without TMA get)")
     args = parser.parse_args()
+    if args.space_to_depth:
+        SpaceToDepthConv2d._why_not_pairs = lambda self, x: "--space-to-depth"
     compile_mode, args.compile = args.compile, None
     model, x = build(args)
     rows = []
