@@ -5,7 +5,8 @@ At batch 4096 an H200 runs AlexNet at its power cap, so a step pays by the energ
 runs each leaf layer of the model (as --rewrite makes it, eager) on the input the layer sees in a
 forward, replayed as a CUDA graph back to back for --seconds after as long a warm-up, and reads
 the GPU's energy counter, mean power and SM clock over the replays (cnnbench.device.BusySampler).
-Then the whole forward the same way, eager and (--compile) compiled. A layer alone draws its own
+conv1's layer also runs without the pool it took ("its conv alone"). Then the whole forward the
+same way, eager and (--compile) compiled. A layer alone draws its own
 power, so its clock is not the one it gets beside the others: read joules per call, not time.
 """
 
@@ -73,6 +74,18 @@ def repeated(layer, x, times: int):
     return run
 
 
+def per_call(layer, inputs, seconds: float) -> dict:
+    """measure() of layer(inputs), replayed in graphs of about GRAPH_MS, per call."""
+    calls = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
+    calls[0].record()
+    layer(inputs)
+    calls[1].record()
+    calls[1].synchronize()
+    times = max(1, round(GRAPH_MS / calls[0].elapsed_time(calls[1])))
+    figures = measure(graphed(repeated(layer, inputs, times), inputs), seconds)
+    return {key: value / times if key in ("ms", "j") else value for key, value in figures.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_model_arguments(parser, batch_size=4096)
@@ -89,15 +102,12 @@ def main() -> int:
         for name, layer, inputs in layer_inputs(model, x):
             if layer(inputs) is inputs:
                 continue        # a layer that hands its input on (the average pool at 6 x 6) runs no kernel
-            calls = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
-            calls[0].record()
-            layer(inputs)
-            calls[1].record()
-            calls[1].synchronize()
-            times = max(1, round(GRAPH_MS / calls[0].elapsed_time(calls[1])))
-            figures = measure(graphed(repeated(layer, inputs, times), inputs), args.seconds)
-            rows.append({"layer": name, "type": type(layer).__name__, **{key: value / times if key in ("ms", "j")
-                                                                          else value for key, value in figures.items()}})
+            rows.append({"layer": name, "type": type(layer).__name__, **per_call(layer, inputs, args.seconds)})
+            if isinstance(layer, SpaceToDepthConv2d) and layer.pools:
+                # conv1 without the pool's column part: conv_pairs with its row max (in the pairs form),
+                # or the space-to-depth convolution without the pool
+                conv = layer._space_to_depth if layer._why_not_pairs(inputs) else layer._pairs
+                rows.append({"layer": f"{name} (its conv alone)", "type": "part", **per_call(conv, inputs, args.seconds)})
         forwards = {"forward, eager": model}
         if compile_mode:
             args.compile = compile_mode
@@ -105,10 +115,10 @@ def main() -> int:
         for label, forward in forwards.items():
             forward(x)
             rows.append({"layer": label, "type": "", **measure(graphed(forward, x), args.seconds)})
-    layers_j = sum(row["j"] for row in rows if not row["layer"].startswith("forward"))
+    layers_j = sum(row["j"] for row in rows if row["type"] not in ("", "part"))
     print(f"{'layer':<30} {'type':<20} {'ms/call':>9} {'J/call':>8} {'share':>6} {'W':>6} {'MHz':>6} {'capped':>7}")
     for row in rows:
-        share = "" if row["layer"].startswith("forward") else f"{100 * row['j'] / layers_j:5.1f}%"
+        share = "" if row["type"] in ("", "part") else f"{100 * row['j'] / layers_j:5.1f}%"
         print(f"{row['layer']:<30} {row['type']:<20} {row['ms']:9.3f} {row['j']:8.3f} {share:>6} {row['w']:6.0f} "
               f"{row['mhz']:6.0f} {row['capped']:6.0f}%")
     print(f"layers' sum: {layers_j:.3f} J per forward, {args.batch_size / layers_j:.1f} images per joule")
