@@ -225,9 +225,8 @@ class BusySampler:
     def summary(self) -> dict:
         """FIELDS: the cores' busy share; NVML's mean percentages over its readings and how many there
         were; how long the stretch was; the GPU's energy over it (a stretch of MIN_ENERGY_WINDOW_S or
-        more) and its mean power (metrics.rate), its power limit,
-        its mean and maximum SM clock, and for each limit that held the clock down, the share of
-        readings it did."""
+        more) and its mean power (metrics.rate); its power limit; its mean and maximum SM clock; and
+        for each limit that held the clock down, the share of readings in which it did."""
         def mean(values):
             values = [value for value in values if value is not None]
             return round(sum(values) / len(values), 1) if values else None
