@@ -6,8 +6,8 @@ runs each leaf layer of the model (as --rewrite makes it, eager) on the input th
 forward, replayed as a CUDA graph back to back for --seconds after as long a warm-up, and reads
 the GPU's energy counter, mean power and SM clock over the replays (cnnbench.device.BusySampler).
 conv1's layer also runs without the pool it took ("its conv alone"). Then the whole forward the
-same way, eager and (--compile) compiled. A layer alone draws its own
-power, so its clock is not the one it gets beside the others: read joules per call, not time.
+same way, eager and (--compile) compiled. A layer alone draws its own power, so its clock is not
+the one it gets beside the others: read joules per call, not time.
 """
 
 import argparse
@@ -123,7 +123,7 @@ def main() -> int:
               f"{row['mhz']:6.0f} {row['capped']:6.0f}%")
     print(f"layers' sum: {layers_j:.3f} J per forward, {args.batch_size / layers_j:.1f} images per joule")
     for row in rows:
-        if row["layer"].startswith("forward"):
+        if row["type"] == "":
             print(f"{row['layer']}: {args.batch_size / row['j']:.1f} images per joule, "
                   f"{args.batch_size / row['ms'] * 1e3:,.0f} images/s")
     print(json.dumps({**vars(args), "compile": compile_mode, "rows": rows}))
