@@ -222,7 +222,7 @@ def plot_sweep(rows, title: str):
 
 def sweep_table(rows) -> str:
     header = (f"{'precision':<9} {'format':<13} {'execution':<22} {'batch':>6} {'img/s':>12} "
-              f"{'p50 ms':>9} {'p99 ms':>9} {'peak MiB':>9} {'compile s':>9} {'top-1':>8}")
+              f"{'p50 ms':>9} {'p99 ms':>9} {'peak MiB':>9} {'compile s':>9} {'top-1':>8} {'GPU W':>6} {'img/J':>8}")
     lines = [header, "-" * len(header)]
     for r in rows:
         execution = r["execution"] + (" +rewrite" if r.get("rewrite") else "")
@@ -233,7 +233,8 @@ def sweep_table(rows) -> str:
         lines.append(
             f"{r['precision']:<9} {r['memory_format']:<13} {execution:<22} {r['batch_size']:>6} "
             f"{_num(r['model_images_per_second']):>12} {r['batch_time_ms_p50']:>9.3f} {r['batch_time_ms_p99']:>9.3f} "
-            f"{_num(r['peak_memory_mib'], ',.0f'):>9} {_num(r['compile_time_s'], '.1f'):>9} {_pct(r['top1_accuracy']):>8}")
+            f"{_num(r['peak_memory_mib'], ',.0f'):>9} {_num(r['compile_time_s'], '.1f'):>9} {_pct(r['top1_accuracy']):>8} "
+            f"{_num(r.get('gpu_power_w'), ',.0f'):>6} {_num(r.get('images_per_gpu_joule')):>8}")
     ok = [r for r in rows if r["status"] == "ok"]
     if ok:
         fastest = max(ok, key=lambda r: r["model_images_per_second"])
