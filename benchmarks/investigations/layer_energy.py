@@ -21,7 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.device import BusySampler  # noqa: E402
+from cnnbench.models import leaf_modules  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
+from cnnbench.timing import time_calls  # noqa: E402
 from plain_loop import add_model_arguments, build, graphed  # noqa: E402
 
 SKIPPED = (torch.nn.Dropout, torch.nn.Identity)     # nothing runs on the GPU in eval
@@ -32,8 +34,7 @@ def layer_inputs(model, x) -> list:
     """[(name, layer, its input)] for every leaf layer that runs a kernel, in forward order."""
     seen = []
     hooks = [module.register_forward_pre_hook(lambda module, args, name=name: seen.append((name, module, args[0])))
-             for name, module in model.named_modules()
-             if not list(module.children()) and not isinstance(module, SKIPPED)]
+             for name, module in leaf_modules(model) if not isinstance(module, SKIPPED)]
     model(x)
     for hook in hooks:
         hook.remove()
@@ -76,12 +77,8 @@ def repeated(layer, x, times: int):
 
 def per_call(layer, inputs, seconds: float) -> dict:
     """measure() of layer(inputs), replayed in graphs of about GRAPH_MS, per call."""
-    calls = [torch.cuda.Event(enable_timing=True) for _ in range(2)]
-    calls[0].record()
-    layer(inputs)
-    calls[1].record()
-    calls[1].synchronize()
-    times = max(1, round(GRAPH_MS / calls[0].elapsed_time(calls[1])))
+    once_ms = time_calls(lambda: layer(inputs), torch.device("cuda"), iterations=1, warmup=1)[0]
+    times = max(1, round(GRAPH_MS / once_ms))
     figures = measure(graphed(repeated(layer, inputs, times), inputs), seconds)
     return {key: value / times if key in ("ms", "j") else value for key, value in figures.items()}
 
