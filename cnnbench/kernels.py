@@ -295,6 +295,7 @@ def conv_pairs(x: torch.Tensor, packed: torch.Tensor, bias, stride: int, kernel_
 
 
 _CARVED = set()
+_PREFERRED_SHARED_MEMORY_CARVEOUT = 9    # CUfunction_attribute
 
 
 def _leave_l1(compiled, device: torch.device, config) -> None:
@@ -317,9 +318,6 @@ def _leave_l1(compiled, device: torch.device, config) -> None:
                                                         ctypes.c_int(percent))
     except OSError:     # no driver library by that name: the carve-out stays as Triton set it
         pass
-
-
-_PREFERRED_SHARED_MEMORY_CARVEOUT = 9    # CUfunction_attribute
 
 
 def dependent_launch(x: torch.Tensor) -> bool:
