@@ -8,9 +8,9 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv
 python3 -c "import torch, triton; print(torch.__version__, triton.__version__)"
 echo "### conv_pairs_rows"; date +%T
-timeout 150 python3 benchmarks/investigations/conv_pairs_rows.py
+timeout 110 python3 benchmarks/investigations/conv_pairs_rows.py
 echo "### acceptance"; date +%T
-timeout 420 python3 benchmarks/gpu_acceptance.py /tmp/acc
+timeout 465 python3 benchmarks/gpu_acceptance.py /tmp/acc
 cp /tmp/acc/acceptance_log.txt $OUT/ 2>/dev/null
 date +%T
 } > $OUT/call1_log.txt 2>&1
