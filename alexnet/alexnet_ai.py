@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
 from cnnbench.cli import (add_model_arguments, config_of, entry_point, int_list, output_dir, positive_float,  # noqa: E402
-                          single_precision)
+                          REWRITES, single_precision)
 from cnnbench.data import choose_data  # noqa: E402
 from cnnbench.device import resolve_device  # noqa: E402
 from cnnbench.distributed import refuse_torchrun  # noqa: E402
@@ -46,8 +46,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     group.add_argument("--measure", action="store_true",
                        help="time every layer on the device (profiler's per-layer timing) and plot it")
     group.add_argument("--rewrite", action="store_true",
-                       help="analyse (and with --measure or --counters time and measure) the benchmark's exact "
-                            "rewrites of the model, checked against it at run time, to compare with a run without")
+                       help=f"analyse (and with --measure or --counters time and measure) the {REWRITES}; "
+                            "compare with a run without")
     group.add_argument("--peak-tflops", type=positive_float, default=None,
                        help="compute ceiling to use instead of measuring, TFLOP/s")
     group.add_argument("--peak-gbps", type=positive_float, default=None,

@@ -20,7 +20,7 @@ from cnnbench import distributed  # noqa: E402
 from cnnbench.benchmark import run_benchmark  # noqa: E402
 from cnnbench.benchmark_report import write_benchmark_files  # noqa: E402
 from cnnbench.cli import (add_model_arguments, choice_list, config_of, entry_point, fraction, int_list,  # noqa: E402
-                          non_negative_int, output_dir)
+                          non_negative_int, output_dir, REWRITES)
 from cnnbench.data import DECODERS, GPU_SHARE, choose_data  # noqa: E402
 from cnnbench.errors import UserError  # noqa: E402
 from cnnbench.modes import EXECUTIONS, check_mode, modes_for  # noqa: E402
@@ -54,10 +54,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     run.add_argument("--cuda-graphs", action="store_true",
                      help="capture the forward as a CUDA graph and replay it (with --compile: the compiled forward)")
     run.add_argument("--rewrite", action="store_true",
-                     help="run layers in exactly equivalent, faster forms: strided few-channel convolutions "
-                          "as space-to-depth + stride-1 conv, bias and ReLU after max-pooling, ReLU fused "
-                          "into the convolution or linear layer before it (checked against the reference "
-                          "model at run time)")
+                     help=f"run the {REWRITES}")
     run.add_argument("--sweep", action="store_true",
                      help="run the grid precisions x memory formats x executions x batch sizes "
                           "(synthetic input unless --data-path is given)")

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
 from cnnbench.cli import (add_model_arguments, config_of, entry_point, int_list, output_dir, positive_int,  # noqa: E402
-                          single_precision)
+                          REWRITES, single_precision)
 from cnnbench.data import choose_data  # noqa: E402
 from cnnbench.device import resolve_device  # noqa: E402
 from cnnbench.distributed import refuse_torchrun  # noqa: E402
@@ -37,8 +37,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                        help="profile each of these batch sizes, e.g. 1,32,256 (default: --batch-size)")
     group.add_argument("--steps", type=positive_int, default=5, help="active profiled steps, averaged (default: 5)")
     group.add_argument("--warmup", type=positive_int, default=3, help="profiler warm-up steps (default: 3)")
-    group.add_argument("--rewrite", action="store_true", help="profile the benchmark's exact rewrites "
-                       "(space-to-depth conv1, pool before ReLU, fused ReLUs)")
+    group.add_argument("--rewrite", action="store_true", help=f"profile the {REWRITES}")
     return parser
 
 
