@@ -350,9 +350,10 @@ if not MISSING:
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:
-    """F.linear (+ ReLU); a single fp16/bf16 row on CUDA goes through the one-pass kernel (what was
-    measured; fp32, and fp32 under autocast, stay with cuBLAS)."""
-    if not MISSING and x.is_cuda and x.dtype in HALF and x.dim() == 2 and x.shape[0] == 1 and bias is not None:
+    """F.linear (+ ReLU); a single fp16/bf16 row on CUDA with weights of its dtype goes through the
+    one-pass kernel (what was measured); fp32, and the fp32 weights under autocast, stay with cuBLAS."""
+    if (not MISSING and x.is_cuda and x.dtype in HALF and weight.dtype == x.dtype and x.dim() == 2
+            and x.shape[0] == 1 and bias is not None):
         return torch.ops.cnnbench.linear_row(x, weight, bias, relu)
     y = F.linear(x, weight, bias)
     return F.relu(y) if relu else y

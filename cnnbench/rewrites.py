@@ -171,7 +171,9 @@ class BiasReLU(nn.Module):
 
 
 class ConvReLU(nn.Conv2d):
-    """relu(conv(x) + bias): cuDNN's fused kernel for fp16/bf16 CUDA input, else the two steps."""
+    """relu(conv(x) + bias): cuDNN's fused kernel for fp16/bf16 CUDA input and weights of the same
+    dtype, else the two steps. Under autocast (--amp) the weights stay fp32 and autocast does not
+    cast the fused op's arguments, so there the two steps run and autocast casts the convolution."""
 
     @classmethod
     def fused(cls, conv: nn.Conv2d) -> "ConvReLU":
@@ -181,7 +183,7 @@ class ConvReLU(nn.Conv2d):
         return new
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _CUDNN and x.is_cuda and x.dtype in (torch.float16, torch.bfloat16) and self.bias is not None:
+        if _CUDNN and x.is_cuda and x.dtype in kernels.HALF and self.weight.dtype == x.dtype and self.bias is not None:
             return torch.cudnn_convolution_relu(x, self.weight, self.bias, self.stride, self.padding,
                                                 self.dilation, self.groups)
         return F.relu(super().forward(x))

@@ -89,6 +89,15 @@ def test_execution_modes_compute_what_eager_computes(execution, rewrite):
     assert not torch.allclose(runner.run().float(), got)
 
 
+@pytest.mark.parametrize("execution", ["eager", "compile"])
+@pytest.mark.parametrize("batch", [3, 1])
+def test_rewrite_under_autocast_leaves_fp32_weights_to_the_ops_autocast_casts(execution, batch):
+    """Under --amp the weights stay fp32, and autocast does not cast the arguments of the fused
+    convolution + ReLU or of the batch-1 linear kernel: a layer whose input autocast made half while
+    its weights stayed fp32 must run the plain ops (cuDNN found no engine for the mixed ones)."""
+    run_beside_eager(Mode("fp16", True, execution, amp=True, rewrite=True), torch.randn(batch, 3, 224, 224))
+
+
 @pytest.mark.parametrize("batch", [1, 8])
 def test_compiled_graph_replays_of_new_input_compute_what_eager_computes(batch):
     """Inductor's kernels run as dependent launches on Hopper and later (modes.compile_options): one
