@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
-from cnnbench.cli import (add_model_arguments, config_of, entry_point, int_list, output_dir, positive_float,  # noqa: E402
-                          REWRITES, single_precision)
+from cnnbench.cli import (REWRITES, add_model_arguments, config_of, entry_point, int_list, output_dir,  # noqa: E402
+                          positive_float, single_precision)
 from cnnbench.data import choose_data  # noqa: E402
 from cnnbench.device import resolve_device  # noqa: E402
 from cnnbench.distributed import refuse_torchrun  # noqa: E402

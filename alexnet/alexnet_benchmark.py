@@ -19,8 +19,8 @@ if __name__ == "__main__":   # first, so that the GPU decode workers' imports ov
 from cnnbench import distributed  # noqa: E402
 from cnnbench.benchmark import run_benchmark  # noqa: E402
 from cnnbench.benchmark_report import write_benchmark_files  # noqa: E402
-from cnnbench.cli import (add_model_arguments, choice_list, config_of, entry_point, fraction, int_list,  # noqa: E402
-                          non_negative_int, output_dir, REWRITES)
+from cnnbench.cli import (REWRITES, add_model_arguments, choice_list, config_of, entry_point, fraction,  # noqa: E402
+                          int_list, non_negative_int, output_dir)
 from cnnbench.data import DECODERS, GPU_SHARE, choose_data  # noqa: E402
 from cnnbench.errors import UserError  # noqa: E402
 from cnnbench.modes import EXECUTIONS, check_mode, modes_for  # noqa: E402
