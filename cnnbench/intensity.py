@@ -58,6 +58,12 @@ def _adaptive_windows(size_in: int, size_out: int) -> int:
     return sum(math.ceil((i + 1) * size_in / size_out) - (i * size_in) // size_out for i in range(size_out))
 
 
+def _max_pool_comparisons(outputs: int, kernel_size) -> int:
+    """kernel_area - 1 comparisons per output element of a max-pool."""
+    kernel = nn.modules.utils._pair(kernel_size)
+    return outputs * (kernel[0] * kernel[1] - 1)
+
+
 def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch.Tensor, element_size: int) -> LayerCost:
     n_in, n_out = inputs.numel(), output.numel()
     weights = sum(p.numel() for p in module.parameters(recurse=False))
@@ -74,7 +80,7 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         conv_out = math.prod(module.conv_output_shape(inputs))
         macs = conv_out * module.in_channels * math.prod(module.kernel_size)
         bias_adds = conv_out if module.bias is not None else 0
-        elementwise_flop = n_out * (3 * 3 - 1) if module.pools else 0     # the max-pool it runs
+        elementwise_flop = _max_pool_comparisons(n_out, 3) if module.pools else 0     # the 3x3 pool it runs
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features
         bias_adds = n_out if module.bias is not None else 0
@@ -84,8 +90,7 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
     elif isinstance(module, BiasReLU):
         elementwise_flop = 2 * n_out
     elif isinstance(module, nn.MaxPool2d):
-        kernel = nn.modules.utils._pair(module.kernel_size)
-        elementwise_flop = n_out * (kernel[0] * kernel[1] - 1)
+        elementwise_flop = _max_pool_comparisons(n_out, module.kernel_size)
     elif isinstance(module, nn.AdaptiveAvgPool2d):
         (h_in, w_in), (h_out, w_out) = inputs.shape[-2:], output.shape[-2:]
         window_elements = _adaptive_windows(h_in, h_out) * _adaptive_windows(w_in, w_out)
