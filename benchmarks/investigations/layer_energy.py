@@ -8,6 +8,10 @@ the GPU's energy counter, mean power and SM clock over the replays (cnnbench.dev
 conv1's layer also runs without the pool it took ("its conv alone"). Then the whole forward the
 same way, eager and (--compile) compiled. A layer alone draws its own power, so its clock is not
 the one it gets beside the others: read joules per call, not time.
+
+With --tail (AlexNet, with --compile), also the compiled forward of everything after conv1's layer,
+on the output that layer gives: what the rest of the forward costs, so what a forward at a target
+throughput leaves for conv1.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.device import BusySampler  # noqa: E402
+from cnnbench.modes import compile_options  # noqa: E402
 from cnnbench.models import leaf_modules  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from cnnbench.timing import time_calls  # noqa: E402
@@ -83,12 +88,25 @@ def per_call(layer, inputs, seconds: float) -> dict:
     return {key: value / times if key in ("ms", "j") else value for key, value in figures.items()}
 
 
+class AfterFirstLayer(torch.nn.Module):
+    """torchvision's AlexNet forward without its first layer (features[0])."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.features, self.avgpool, self.classifier = model.features[1:], model.avgpool, model.classifier
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_model_arguments(parser, batch_size=4096)
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--space-to-depth", action="store_true",
                         help="conv1 in the space-to-depth form at every batch (the form batch 1 and GPUs without TMA get)")
+    parser.add_argument("--tail", action="store_true",
+                        help="also the compiled forward after conv1's layer (AlexNet, needs --compile)")
     args = parser.parse_args()
     if args.space_to_depth:
         SpaceToDepthConv2d._why_not_pairs = lambda self, x: "--space-to-depth"
@@ -112,6 +130,13 @@ def main() -> int:
         for label, forward in forwards.items():
             forward(x)
             rows.append({"layer": label, "type": "", **measure(graphed(forward, x), args.seconds)})
+        if args.tail and compile_mode:
+            tail = torch.compile(AfterFirstLayer(model), dynamic=False,
+                                 options=compile_options(compile_mode, torch.device("cuda")))
+            first = model.features[0](x)
+            tail(first)
+            rows.append({"layer": f"after features.0, compiled ({compile_mode})", "type": "",
+                         **measure(graphed(tail, first), args.seconds)})
     layers_j = sum(row["j"] for row in rows if row["type"] not in ("", "part"))
     print(f"{'layer':<30} {'type':<20} {'ms/call':>9} {'J/call':>8} {'share':>6} {'W':>6} {'MHz':>6} {'capped':>7}")
     for row in rows:
