@@ -59,7 +59,13 @@ def test_a_failed_run_leaves_none_of_its_files(tmp_path):
 def test_profiler_interrupted_mid_run_leaves_no_trace_behind(tmp_path):
     command = [sys.executable, str(REPO_ROOT / "alexnet" / "alexnet_profiler.py"), "--device", "cpu", "--synthetic",
                "--weights", "none", "--batch-sizes", "1,48", "--steps", "4", "--output-dir", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A shell starts background jobs with SIGINT ignored, and a child keeps that (Python then never
+    # raises KeyboardInterrupt): with a handler here, the child starts with the default disposition.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
     deadline = time.time() + 240
     while not list(tmp_path.glob("*_bs1.trace.json")) and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
