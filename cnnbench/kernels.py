@@ -1,14 +1,16 @@
 """Custom GPU kernels that `--rewrite` uses where the library kernels leave time on the table.
 
-Two so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an implicit GEMM that
+Three so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an implicit GEMM that
 reads the image in place, two output pixels per row, so no blocked copy of the image is made and
 the reduction runs over the 45 elements of each input row the pair's windows cover (48 with the
 alignment), not over padded blocks; it can also store the row part of the 3x3, stride-2 max-pool
-that follows (row_max), so it writes half as much. The other is a linear layer on a
-single input row (batch 1), optionally followed by ReLU. cuBLAS
-runs it as a split-K GEMM plus a reduction kernel, and the ReLU is one more; at batch 1 the layer
-is nothing but streaming its weights, so one pass that reads each weight once, multiplies in fp32
-and adds the bias and ReLU before its single rounding does the same sum in fewer kernels.
+that follows (row_max), so it writes half as much. max_pool is a max-pool over an NHWC image, for
+eager forwards: PyTorch's NHWC max-pool moved 0.4-0.7 TB/s on AlexNet's pools on an H200, and
+inductor fuses the pools of a compiled forward itself. The third is a linear layer on a single input
+row (batch 1), optionally followed by ReLU. cuBLAS runs it as a split-K GEMM plus a reduction kernel,
+and the ReLU is one more; at batch 1 the layer is nothing but streaming its weights, so one pass that
+reads each weight once, multiplies in fp32 and adds the bias and ReLU before its single rounding
+does the same sum in fewer kernels.
 
 Each weight is read once per forward, so its loads are marked evict-first, leaving the L2 to
 data that is read again. On an H200 (batch 1 fp16, compiled and graphed) the forward's p50 went
@@ -22,9 +24,9 @@ went from 0.0837 to 0.0766 ms in the plain loop.
 
 The kernels are Triton's. Where Triton cannot run (no triton package, no CUDA tensor, no
 torch.library.custom_op), `kernel_unavailable()` says why, the linear layer stays the plain
-F.linear form and conv1 the space-to-depth form (also where Triton has no host tensor descriptors,
-which conv_pairs' weight tiles use: `pairs_unavailable()`); the rewrite's run-time check covers
-both and records which ran.
+F.linear form, the pools PyTorch's and conv1 the space-to-depth form (also where Triton has no host
+tensor descriptors, which conv_pairs' weight tiles use: `pairs_unavailable()`); the rewrite's
+run-time check covers each and records which ran.
 """
 
 import ctypes
@@ -318,6 +320,50 @@ def _leave_l1(compiled, device: torch.device, config) -> None:
                                                         ctypes.c_int(percent))
     except OSError:     # no driver library by that name: the carve-out stays as Triton set it
         pass
+
+
+if triton is not None:
+    @triton.jit
+    def _max_pool_kernel(x_ptr, y_ptr, pixels, height, width, out_height, out_width, channels,
+                         KERNEL_HEIGHT: tl.constexpr, KERNEL_WIDTH: tl.constexpr, STRIDE_HEIGHT: tl.constexpr,
+                         STRIDE_WIDTH: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        """The max over each window of an NHWC image, no padding; a program takes BLOCK_P output pixels
+        (over image, row and column) by BLOCK_C channels, each tap one load along the channels; the
+        caches serve the overlap between neighbouring windows. NaN wins, as in PyTorch's pool."""
+        p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
+        c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+        ok = (p < pixels)[:, None] & (c < channels)[None, :]
+        column = p % out_width
+        row = p // out_width % out_height
+        image = (p // out_width // out_height).to(tl.int64)
+        first = ((image * height + row * STRIDE_HEIGHT) * width + column * STRIDE_WIDTH) * channels
+        peak = tl.full((BLOCK_P, BLOCK_C), float("-inf"), y_ptr.dtype.element_ty)
+        for i in tl.static_range(KERNEL_HEIGHT):
+            for j in tl.static_range(KERNEL_WIDTH):
+                tap = tl.load(x_ptr + first[:, None] + (i * width + j) * channels + c[None, :], mask=ok,
+                              other=float("-inf"))
+                peak = tl.maximum(peak, tap, propagate_nan=tl.PropagateNan.ALL)
+        tl.store(y_ptr + p.to(tl.int64)[:, None] * channels + c[None, :], peak, mask=ok)
+
+
+def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
+    """max_pool2d of the channels_last image x (no padding, dilation or ceil mode) in one Triton
+    kernel; the (n, c, out_height, out_width) result is channels_last, with the same bits. Called in
+    eager forwards only: a plain Triton launch, not a custom op, so it adds little host time. Tiles of
+    32 pixels by 64 channels were the fastest of five on an H200 for AlexNet's pools
+    (benchmarks/investigations/pool_kernels.py, with the bias and ReLU then in the kernel too)."""
+    n, channels, height, width = x.shape
+    (kernel_height, kernel_width), (stride_height, stride_width) = kernel_size, stride
+    out_height, out_width = (height - kernel_height) // stride_height + 1, (width - kernel_width) // stride_width + 1
+    y = torch.empty((n, out_height, out_width, channels), dtype=x.dtype, device=x.device)
+    pixels = n * out_height * out_width
+    block_p, block_c = 32, 64
+    with on_device(x.device):
+        _max_pool_kernel[(triton.cdiv(pixels, block_p), triton.cdiv(channels, block_c))](
+            x, y, pixels, height, width, out_height, out_width, channels, KERNEL_HEIGHT=kernel_height,
+            KERNEL_WIDTH=kernel_width, STRIDE_HEIGHT=stride_height, STRIDE_WIDTH=stride_width, BLOCK_P=block_p,
+            BLOCK_C=block_c, num_warps=4)
+    return y.permute(0, 3, 1, 2)
 
 
 def dependent_launch(x: torch.Tensor) -> bool:

@@ -32,6 +32,11 @@ each input row that both windows cover; its output is the channels_last output i
 3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_pool): the kernel
 stores each row's max over the pool's windows, half as wide, and a (3, 1) max-pool over rows
 finishes it, so the full-size output is never written. Max is exact, so the bits are the pool's.
+
+In eager forwards on fp16/bf16 channels_last CUDA input, the max-pools (and that column part) run
+as one Triton kernel each (kernels.max_pool) instead of PyTorch's NHWC max-pool, which moved
+0.4-0.7 TB/s on AlexNet's pools on an H200. A compiled forward keeps F.max_pool2d, which inductor
+fuses with the bias and ReLU after it.
 """
 
 import copy
@@ -61,6 +66,22 @@ def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
     else:                                                    # storage is (n, c, h, i, w, j)
         blocks = x.reshape(n, c, height // s, s, width // s, s).permute(0, 2, 4, 1, 3, 5)
     return blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
+
+
+def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
+    """F.max_pool2d(x, kernel_size, stride), no padding: kernels.max_pool in an eager forward where
+    the kernels run on a channels_last x; F.max_pool2d elsewhere and under torch.compile (inductor
+    fuses it with what follows)."""
+    if (torch.compiler.is_compiling() or kernels.kernel_unavailable(x)
+            or not x.is_contiguous(memory_format=torch.channels_last)):
+        return F.max_pool2d(x, kernel_size, stride)
+    return kernels.max_pool(x, kernel_size, stride)
+
+
+def max_pool_kernel(x: torch.Tensor) -> str:
+    """Which kernel max_pool runs on x in an eager forward (what the run-time check records)."""
+    unavailable = kernels.kernel_unavailable(x)
+    return f"F.max_pool2d ({unavailable})" if unavailable else "triton max_pool (eager; compiled: inductor's)"
 
 
 class SpaceToDepthConv2d(nn.Module):
@@ -129,9 +150,9 @@ class SpaceToDepthConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._why_not_pairs(x):
             y = self._pairs(x)
-            return F.max_pool2d(y, (3, 1), (2, 1)) if self.pools else y     # the pool's column part
+            return max_pool(y, (3, 1), (2, 1)) if self.pools else y     # the pool's column part
         y = self._space_to_depth(x)
-        return F.max_pool2d(y, 3, 2) if self.pools else y
+        return max_pool(y, (3, 3), (2, 2)) if self.pools else y
 
     def _space_to_depth(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stride
@@ -168,6 +189,22 @@ class BiasReLU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.bias.numel()}"
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """A max-pool without padding, dilation, ceil mode or indices, through max_pool (its eager
+    forward is one Triton kernel where the kernels run). Same class name as PyTorch's, so reports
+    that go by it read the same."""
+
+    @classmethod
+    def plain(cls, pool: nn.MaxPool2d) -> bool:
+        pair = nn.modules.utils._pair
+        return (type(pool) is nn.MaxPool2d and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1)
+                and not pool.ceil_mode and not pool.return_indices)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pair = nn.modules.utils._pair
+        return max_pool(x, pair(self.kernel_size), pair(self.stride))
 
 
 class ConvReLU(nn.Conv2d):
@@ -290,21 +327,24 @@ def rewrite_model(model: nn.Module) -> nn.Module:
         if isinstance(module, nn.Sequential):
             replaced += _pool_first(module)
             replaced += _fuse_relu(module)    # after pool-first: only ReLUs no pool follows are left
-    for name, module in list(fast.named_modules()):   # the linear layers no ReLU follows
+    for name, module in list(fast.named_modules()):   # the linear layers no ReLU follows, the plain pools
         if type(module) is nn.Linear:
             _replace(fast, name, LinearReLU.fused(module, relu=False))
+            replaced += 1
+        elif MaxPool2d.plain(module):
+            _replace(fast, name, MaxPool2d(module.kernel_size, module.stride))
             replaced += 1
     if not replaced:
         raise UserError("rewrite: this model has nothing to rewrite (no strided convolution over "
                         f"<= {MAX_INPUT_CHANNELS} input channels, linear layer, ReLU after a convolution or "
-                        "before a max-pool, or adaptive average pool)")
+                        "before a max-pool, max-pool without padding, or adaptive average pool)")
     return fast
 
 
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
     """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
     max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel
-    ran, and which form each strided convolution took on each (in that order)."""
+    and which max-pool kernel ran, and which form each strided convolution took on each (in that order)."""
     forms = []
     hooks = [module.register_forward_pre_hook(lambda layer, args: forms.append(layer.form(args[0])))
              for module in rewritten.modules() if isinstance(module, SpaceToDepthConv2d)]
@@ -323,6 +363,7 @@ def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Ten
              "top1_agreement": agreement, "images": images.shape[0] + 1,
              "tolerance_relative": TOLERANCE[mode.precision],
              "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row",
+             "max_pool_kernel": max_pool_kernel(images),
              "strided_conv_forms": forms}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
         raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "

@@ -225,9 +225,20 @@ def test_conv_pairs_leaves_the_l1_the_shared_memory_its_programs_do_not_need():
         assert status == 0 and 0 < percent.value < 100
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_max_pool_kernel_gives_pytorchs_bits_on_alexnets_pools(dtype):
+    for shape, kernel_size, stride in (((5, 64, 55, 27), (3, 1), (2, 1)), ((5, 64, 55, 55), (3, 3), (2, 2)),
+                                       ((5, 192, 27, 27), (3, 3), (2, 2)), ((5, 256, 13, 13), (3, 3), (2, 2))):
+        x = torch.randn(shape, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        got = kernels.max_pool(x, kernel_size, stride)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(got, torch.nn.functional.max_pool2d(x, kernel_size, stride)), shape
+
+
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
+    assert runner.rewrite_check["max_pool_kernel"] == "triton max_pool (eager; compiled: inductor's)"
     # the check's two images take conv1's pairs form, its first image alone the space-to-depth form
     assert runner.rewrite_check["strided_conv_forms"] == [
         "pixel pairs (triton conv_pairs, with the pool's row max)", "space-to-depth (one image)"]

@@ -98,6 +98,33 @@ def test_conv_pairs_kernel_matches_the_convolution():
     assert float(interpreted(PAIRS_INTERPRETED)) < 1e-4
 
 
+POOL_INTERPRETED = r"""
+import torch
+import torch.nn.functional as F
+from cnnbench import kernels
+torch.manual_seed(0)
+# pool1's column part, AlexNet's 3x3 stride-2 pools, a 2x2 pool that drops an odd last row and column;
+# channel counts that fill no tile (3), one and a bit (70) and several; NaN and -inf in the input
+for shape, kernel_size, stride in (((2, 64, 55, 27), (3, 1), (2, 1)), ((3, 70, 13, 13), (3, 3), (2, 2)),
+                                   ((1, 3, 9, 7), (2, 2), (2, 2)), ((2, 192, 6, 5), (3, 3), (1, 2))):
+    flat = torch.randn(shape[0], *shape[2:], shape[1])       # NHWC memory
+    flat.view(-1)[::97] = float("nan")
+    flat.view(-1)[5::89] = float("-inf")
+    x = flat.permute(0, 3, 1, 2)
+    got = kernels.max_pool(x, kernel_size, stride)
+    expected = F.max_pool2d(x, kernel_size, stride)
+    assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last), shape
+    assert torch.equal(got.isnan(), expected.isnan()), shape
+    assert torch.equal(got.nan_to_num(), expected.nan_to_num()), shape
+print("same")
+"""
+
+
+@needs_triton
+def test_max_pool_kernel_gives_pytorchs_bits():
+    assert interpreted(POOL_INTERPRETED).strip() == "same"
+
+
 RESIZE_INTERPRETED = r"""
 import numpy as np, torch
 import torchvision.transforms.functional as TF

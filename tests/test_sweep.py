@@ -13,7 +13,7 @@ from torchvision.models import alexnet
 import alexnet_benchmark
 from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.modes import Mode, Runner, check_mode, modes_for
-from cnnbench.rewrites import BiasReLU, SpaceToDepthConv2d, rewrite_model
+from cnnbench.rewrites import BiasReLU, MaxPool2d, SpaceToDepthConv2d, rewrite_model
 from conftest import WNIDS, make_image_folder
 
 CPU_FAST = ["--device", "cpu", "--warmup", "1", "--quiet", "--weights", "none"]
@@ -69,8 +69,9 @@ def test_rewrite_run_says_which_linear_kernel_and_conv1_form_ran(tmp_path, capsy
     assert check["images"] == 3 and check["batch1_linear_kernel"].startswith("F.linear (")   # no CUDA here
     reason = check["batch1_linear_kernel"][len("F.linear ("):-1]     # the same reason keeps conv1's kernel off
     assert check["strided_conv_forms"] == [f"space-to-depth ({reason})"] * 2
+    assert check["max_pool_kernel"] == f"F.max_pool2d ({reason})"
     printed = capsys.readouterr().out
-    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}" in printed
+    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools: {check['max_pool_kernel']}" in printed
     assert f"Strided convolutions (checked batch, then one image): space-to-depth ({reason}); " in printed
 
 
@@ -82,6 +83,7 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     assert kinds == ["SpaceToDepthConv2d", "Identity", "BiasReLU", "Conv2d", "MaxPool2d", "BiasReLU",
                      "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "BiasReLU"]
     assert fast.features[0].pools and "then max_pool 3x3 stride 2" in repr(fast.features[0])
+    assert type(fast.features[4]) is type(fast.features[11]) is MaxPool2d    # eager: the Triton pool
     assert [fast.features[i].bias is None for i in (0, 3, 6, 8, 10)] == [True, True, False, False, True]
     assert [type(m).__name__ for m in fast.classifier] == ["Dropout", "LinearReLU", "Identity", "Dropout",
                                                            "LinearReLU", "Identity", "LinearReLU"]
