@@ -73,8 +73,9 @@ def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor
     the kernels run on a channels_last x; F.max_pool2d elsewhere and under torch.compile (inductor
     fuses it with what follows)."""
     if (torch.compiler.is_compiling() or kernels.kernel_unavailable(x)
-            or not x.is_contiguous(memory_format=torch.channels_last)):
-        return F.max_pool2d(x, kernel_size, stride)
+            or not x.is_contiguous(memory_format=torch.channels_last)
+            or x.numel() == 0 or x.shape[-2] < kernel_size[0] or x.shape[-1] < kernel_size[1]):
+        return F.max_pool2d(x, kernel_size, stride)     # (which says what is wrong with a too-small input)
     return torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)   # channels_last in memory
 
 
