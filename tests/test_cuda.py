@@ -28,6 +28,7 @@ from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels
+from cnnbench.rewrites import max_pool
 from cnnbench.timing import time_calls
 from conftest import BASELINE_ODDITIES, WNIDS, read_single_json, write_kinds
 
@@ -233,6 +234,9 @@ def test_max_pool_kernel_gives_pytorchs_bits_on_alexnets_pools(dtype):
         got = torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)
         assert got.is_contiguous(memory_format=torch.channels_last)
         assert torch.equal(got, torch.nn.functional.max_pool2d(x, kernel_size, stride)), shape
+    tiny = torch.randn(2, 8, 2, 5, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    with pytest.raises(RuntimeError, match="too small"):    # PyTorch's own error, not an empty launch
+        max_pool(tiny, (3, 3), (2, 2))
 
 
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
