@@ -68,21 +68,23 @@ def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
     return blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
 
 
+def max_pool_kernel(x: torch.Tensor, kernel_size: tuple) -> str:
+    """Which kernel max_pool runs on x in an eager forward, and why not the Triton one (what the
+    run-time check records)."""
+    reason = (kernels.kernel_unavailable(x)
+              or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+              or ("" if x.numel() and x.shape[-2] >= kernel_size[0] and x.shape[-1] >= kernel_size[1]
+                  else "input smaller than the window"))
+    return f"F.max_pool2d ({reason})" if reason else "triton max_pool"
+
+
 def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
     """F.max_pool2d(x, kernel_size, stride), no padding: kernels.max_pool in an eager forward where
-    the kernels run on a channels_last x; F.max_pool2d elsewhere and under torch.compile (inductor
-    fuses it with what follows)."""
-    if (torch.compiler.is_compiling() or kernels.kernel_unavailable(x)
-            or not x.is_contiguous(memory_format=torch.channels_last)
-            or x.numel() == 0 or x.shape[-2] < kernel_size[0] or x.shape[-1] < kernel_size[1]):
-        return F.max_pool2d(x, kernel_size, stride)     # (which says what is wrong with a too-small input)
+    max_pool_kernel says it runs; F.max_pool2d elsewhere (which says what is wrong with a too-small
+    input) and under torch.compile, where inductor fuses it with what follows."""
+    if torch.compiler.is_compiling() or max_pool_kernel(x, kernel_size) != "triton max_pool":
+        return F.max_pool2d(x, kernel_size, stride)
     return torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)   # channels_last in memory
-
-
-def max_pool_kernel(x: torch.Tensor) -> str:
-    """Which kernel max_pool runs on x in an eager forward (what the run-time check records)."""
-    unavailable = kernels.kernel_unavailable(x)
-    return f"F.max_pool2d ({unavailable})" if unavailable else "triton max_pool (eager; compiled: inductor's)"
 
 
 class SpaceToDepthConv2d(nn.Module):
@@ -202,6 +204,10 @@ class MaxPool2d(nn.MaxPool2d):
         pair = nn.modules.utils._pair
         return (type(pool) is nn.MaxPool2d and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1)
                 and not pool.ceil_mode and not pool.return_indices)
+
+    def kernel(self, x: torch.Tensor) -> str:
+        """Which kernel forward(x) runs in eager, and why not the Triton one."""
+        return max_pool_kernel(x, nn.modules.utils._pair(self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pair = nn.modules.utils._pair
@@ -345,10 +351,13 @@ def rewrite_model(model: nn.Module) -> nn.Module:
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
     """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
     max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel
-    and which max-pool kernel ran, and which form each strided convolution took on each (in that order)."""
-    forms = []
+    ran, which kernels the max-pool layers ran (eager), and which form each strided convolution took
+    on each (in that order)."""
+    forms, pools = [], set()
     hooks = [module.register_forward_pre_hook(lambda layer, args: forms.append(layer.form(args[0])))
              for module in rewritten.modules() if isinstance(module, SpaceToDepthConv2d)]
+    hooks += [module.register_forward_pre_hook(lambda layer, args: pools.add(layer.kernel(args[0])))
+              for module in rewritten.modules() if isinstance(module, MaxPool2d)]
     try:
         with torch.inference_mode():
             expected = torch.cat([reference(images), reference(images[:1])]).float()
@@ -364,7 +373,7 @@ def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Ten
              "top1_agreement": agreement, "images": images.shape[0] + 1,
              "tolerance_relative": TOLERANCE[mode.precision],
              "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row",
-             "max_pool_kernel": max_pool_kernel(images),
+             "max_pool_kernel": "; ".join(sorted(pools)) or None,
              "strided_conv_forms": forms}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
         raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "
