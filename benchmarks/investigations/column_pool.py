@@ -6,7 +6,8 @@ x 27 x 64, NHWC). A (3, 1), stride-(2, 1) max-pool over its rows finishes the 3 
 ATen's channels_last max-pool runs that slowly: conv1's layer took 3.950 ms at batch 4096 against
 2.357 for conv_pairs alone (energy_budget call 1). The compiled forward fuses it with the bias and
 ReLU that follow (271 us). The forms, each exact (max picks one of its inputs):
-- aten: F.max_pool2d(y, (3, 1), (2, 1)), as shipped;
+- aten: F.max_pool2d(y, (3, 1), (2, 1)), as shipped until fed079a (since then the eager pools are
+  a Triton kernel, kernels.max_pool);
 - wide: the same pool over y seen as (n, 27 * 64, 55, 1), channels_last, so the kernel's loop over
   channels is 1,728 wide instead of 64;
 - maximum: torch.maximum over the three row views (two elementwise kernels).
