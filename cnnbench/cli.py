@@ -13,7 +13,8 @@ REWRITES = ("exactly equivalent, faster forms of the layers, checked against the
             "a strided convolution over few channels (conv1) read straight from the image in pixel pairs, with the "
             "row part of the max-pool after it (Triton: fp16/bf16 channels_last on CUDA, two images or more), else "
             "as space-to-depth + stride-1 conv; bias and ReLU after max-pooling; ReLU fused into the convolution "
-            "or linear layer before it (a Triton pass over the weights at batch 1)")
+            "or linear layer before it (a Triton pass over the weights at batch 1); max-pools as one Triton kernel "
+            "in eager forwards")
 
 
 def positive_int(text: str) -> int:

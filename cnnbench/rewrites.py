@@ -68,21 +68,29 @@ def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
     return blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
 
 
+def _nhwc_kernel_unavailable(x: torch.Tensor) -> str:
+    """'' where the Triton kernels that read NHWC (conv_pairs, max_pool) can run on x, else why not."""
+    return kernels.kernel_unavailable(x) or ("" if x.is_contiguous(memory_format=torch.channels_last)
+                                             else "input not channels_last")
+
+
+def _max_pool_unavailable(x: torch.Tensor, kernel_size: tuple) -> str:
+    """'' where max_pool runs x through the Triton kernel in an eager forward, else why not."""
+    return _nhwc_kernel_unavailable(x) or ("" if x.numel() and x.shape[-2] >= kernel_size[0]
+                                           and x.shape[-1] >= kernel_size[1] else "input smaller than the window")
+
+
 def max_pool_kernel(x: torch.Tensor, kernel_size: tuple) -> str:
-    """Which kernel max_pool runs on x in an eager forward, and why not the Triton one (what the
-    run-time check records)."""
-    reason = (kernels.kernel_unavailable(x)
-              or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-              or ("" if x.numel() and x.shape[-2] >= kernel_size[0] and x.shape[-1] >= kernel_size[1]
-                  else "input smaller than the window"))
+    """Which kernel max_pool runs on x in an eager forward (what the run-time check records)."""
+    reason = _max_pool_unavailable(x, kernel_size)
     return f"F.max_pool2d ({reason})" if reason else "triton max_pool"
 
 
 def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
     """F.max_pool2d(x, kernel_size, stride), no padding: kernels.max_pool in an eager forward where
-    max_pool_kernel says it runs; F.max_pool2d elsewhere (which says what is wrong with a too-small
-    input) and under torch.compile, where inductor fuses it with what follows."""
-    if torch.compiler.is_compiling() or max_pool_kernel(x, kernel_size) != "triton max_pool":
+    it can run; F.max_pool2d elsewhere (which says what is wrong with a too-small input) and under
+    torch.compile, where inductor fuses it with what follows."""
+    if torch.compiler.is_compiling() or _max_pool_unavailable(x, kernel_size):
         return F.max_pool2d(x, kernel_size, stride)
     return torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)   # channels_last in memory
 
@@ -138,8 +146,7 @@ class SpaceToDepthConv2d(nn.Module):
         a pair's outputs to fit the tiles that were measured (128 wide: 64 channels), and two images or
         more: a single image keeps the space-to-depth form, whose batch-1 latency was measured, and
         the run-time check (verify_rewrite: a batch, then its first image alone) then sees both forms."""
-        return (kernels.pairs_unavailable(x)
-                or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+        return (kernels.pairs_unavailable(x) or _nhwc_kernel_unavailable(x)
                 or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
@@ -205,13 +212,18 @@ class MaxPool2d(nn.MaxPool2d):
         return (type(pool) is nn.MaxPool2d and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1)
                 and not pool.ceil_mode and not pool.return_indices)
 
+    @classmethod
+    def of(cls, pool: nn.MaxPool2d) -> "MaxPool2d":
+        """The plain pool `pool`, its window and stride as pairs (what max_pool takes)."""
+        pair = nn.modules.utils._pair
+        return cls(pair(pool.kernel_size), pair(pool.stride))
+
     def kernel(self, x: torch.Tensor) -> str:
         """Which kernel forward(x) runs in eager, and why not the Triton one."""
-        return max_pool_kernel(x, nn.modules.utils._pair(self.kernel_size))
+        return max_pool_kernel(x, self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pair = nn.modules.utils._pair
-        return max_pool(x, pair(self.kernel_size), pair(self.stride))
+        return max_pool(x, self.kernel_size, self.stride)
 
 
 class ConvReLU(nn.Conv2d):
@@ -339,7 +351,7 @@ def rewrite_model(model: nn.Module) -> nn.Module:
             _replace(fast, name, LinearReLU.fused(module, relu=False))
             replaced += 1
         elif MaxPool2d.plain(module):
-            _replace(fast, name, MaxPool2d(module.kernel_size, module.stride))
+            _replace(fast, name, MaxPool2d.of(module))
             replaced += 1
     if not replaced:
         raise UserError("rewrite: this model has nothing to rewrite (no strided convolution over "
