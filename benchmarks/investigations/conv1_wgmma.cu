@@ -1,0 +1,166 @@
+// AlexNet's conv1 (3 -> 64 channels, 11x11, stride 4, padding 2, 224 x 224 in, 55 x 55 out) on an
+// NHWC bf16 image, as an implicit GEMM on Hopper's wgmma with the image operand (A) in registers.
+//
+// A GEMM row is one output pixel; its K runs over the 11 kernel rows, 34 elements each (the window's
+// 11 pixels x 3 channels and one zero tap, so that K pairs never straddle two kernel rows), 374 in
+// all, padded to 384: 6% more multiply-adds than the convolution has (conv_pairs issues 48% more).
+// A persistent program copies the input rows that a tile of 128 output pixels reads into shared memory
+// once (cp.async, double-buffered: the next tile's rows arrive during this tile's MMAs), and each
+// thread loads its A fragments from there with 4-byte shared loads at any address, which is how the
+// overlapping windows of neighbouring pixels are read without an im2col copy. The weights (K x 64)
+// stay in shared memory for the program's life, 128-byte swizzled for wgmma's B descriptor.
+//
+// A warp's 16 rows are 16 neighbouring pixels ordered even first (rows g) then odd (rows g + 8): a
+// pixel's window starts 24 bytes after its neighbour's, and 8 pixels two apart then fall on 8 disjoint
+// groups of 4 banks, so the fragment loads are free of bank conflicts.
+
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef unsigned short bf16;   // raw bits: no header needed under NVRTC
+
+#ifndef MIN_BLOCKS
+#define MIN_BLOCKS 1
+#endif
+
+#define OUT_W 55
+#define PIXELS 3025                 // 55 x 55 output pixels per image
+#define IN_H 224
+#define ROW_CHUNKS 84               // 224 pixels x 3 channels x 2 bytes = 1344 bytes, in 16-byte chunks
+#define ROW_BYTES 1376              // a staged row: 16 zero bytes, the image row, 16 zero bytes
+#define TAPS 34                     // K elements per kernel row
+#define K_USED 374                  // 11 x 34
+#define K_STEPS 24                  // K = 384 in steps of 16
+#define TILE 128                    // output pixels per tile: 2 warpgroups x 64 rows
+#define TILES 24                    // ceil(3025 / 128) per image
+#define ROWS 23                     // input rows a tile reads at most (it spans up to 4 output rows)
+#define BUFFER_BYTES (ROWS * ROW_BYTES)
+#define WEIGHT_BYTES 49152          // 6 chunks of 64 K x 64 channels, 8 KB each
+#define THREADS 256
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ uint32_t load_shared(uint32_t address) {
+    uint32_t v;
+    asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(address));
+    return v;
+}
+
+// Byte offset, within a pixel's window, of K element k (even): kernel row k / 34, element k % 34 of it.
+// The padding K elements read the first row's elements (finite image values, times zero weights).
+__device__ __forceinline__ int k_offset(int k) {
+    return k < K_USED ? (k / TAPS) * ROW_BYTES + 2 * (k % TAPS) : 2 * (k - K_USED);
+}
+
+// wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
+__device__ __forceinline__ uint64_t weight_descriptor(uint32_t address) {
+    return (uint64_t)((address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32)
+           | ((uint64_t)1 << 62);
+}
+
+__device__ __forceinline__ void mma(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
+// Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * TILE) reads
+// into `buffer`, row i holding input row 4 * first_out_row - 2 + i; rows outside the image are zeroed.
+__device__ __forceinline__ void stage_rows(const bf16* __restrict__ x, unsigned char* buffer, int item) {
+    const int image = item / TILES, first = item % TILES * TILE;
+    const int top_out = first / OUT_W, bottom_out = min(first + TILE - 1, PIXELS - 1) / OUT_W;
+    const int rows = 4 * (bottom_out - top_out) + 11, top = 4 * top_out - 2;
+    const unsigned char* source = reinterpret_cast<const unsigned char*>(x) + (size_t)image * IN_H * ROW_CHUNKS * 16;
+    for (int c = threadIdx.x; c < rows * ROW_CHUNKS; c += THREADS) {
+        const int i = c / ROW_CHUNKS, j = c % ROW_CHUNKS, row = top + i;
+        unsigned char* target = buffer + i * ROW_BYTES + 16 + 16 * j;
+        if (row >= 0 && row < IN_H) {
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;"
+                         :: "r"(shared_address(target)), "l"(source + ((size_t)row * ROW_CHUNKS + j) * 16));
+        } else {
+            *reinterpret_cast<uint4*>(target) = make_uint4(0, 0, 0, 0);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)
+conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const float* __restrict__ bias,
+            bf16* __restrict__ y, int images) {
+    extern __shared__ unsigned char dynamic_shared[];
+    // the weights' swizzle atoms must start on 1024 bytes
+    unsigned char* weights = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
+    unsigned char* buffers = weights + WEIGHT_BYTES;
+
+    for (int i = threadIdx.x; i < WEIGHT_BYTES / 16; i += THREADS)
+        reinterpret_cast<uint4*>(weights)[i] = packed[i];
+    for (int i = threadIdx.x; i < 2 * BUFFER_BYTES / 16; i += THREADS)
+        reinterpret_cast<uint4*>(buffers)[i] = make_uint4(0, 0, 0, 0);
+    __syncthreads();
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+    const uint32_t weights_address = shared_address(weights);
+    const int total = images * TILES;
+    int item = blockIdx.x;
+    if (item < total) stage_rows(x, buffers, item);
+    asm volatile("cp.async.commit_group;");
+
+    for (int round = 0; item < total; item += gridDim.x, ++round) {
+        unsigned char* buffer = buffers + (round & 1) * BUFFER_BYTES;
+        if (item + gridDim.x < total) stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, item + gridDim.x);
+        asm volatile("cp.async.commit_group;");
+        asm volatile("cp.async.wait_group 1;" ::: "memory");
+        __syncthreads();
+
+        const int image = item / TILES, first = item % TILES * TILE, top_out = first / OUT_W;
+        const int pixel = first + warp * 16 + 2 * group;          // rows g: this pixel; rows g + 8: the next
+        int window[2];
+        for (int u = 0; u < 2; ++u) {
+            const int p = min(pixel + u, PIXELS - 1);          // a tile's last pixels may lie past the image
+            window[u] = 4 * (p / OUT_W - top_out) * ROW_BYTES + 24 * (p % OUT_W) + 4;
+        }
+        const uint32_t base = shared_address(buffer);
+
+        float acc[32];
+#pragma unroll
+        for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
+        uint32_t a[2][4];
+#pragma unroll
+        for (int s = 0; s < K_STEPS; ++s) {
+            const int low = k_offset(16 * s + 2 * quad), high = k_offset(16 * s + 8 + 2 * quad);
+            uint32_t (&fragment)[4] = a[s & 1];
+            fragment[0] = load_shared(base + window[0] + low);
+            fragment[1] = load_shared(base + window[1] + low);
+            fragment[2] = load_shared(base + window[0] + high);
+            fragment[3] = load_shared(base + window[1] + high);
+            asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+            mma(acc, fragment, weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
+            asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+        }
+        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+
+        for (int u = 0; u < 2; ++u) {
+            const int p = pixel + u;
+            if (p >= PIXELS) continue;
+            bf16* out = y + ((size_t)image * PIXELS + p) * 64 + 2 * quad;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + 2 * quad);
+                uint32_t pair;      // the first channel in the low half
+                asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(acc[4 * j + 2 * u + 1] + b.y),
+                    "f"(acc[4 * j + 2 * u] + b.x));
+                *reinterpret_cast<uint32_t*>(out + 8 * j) = pair;
+            }
+        }
+        __syncthreads();    // the next round's copies overwrite the buffer this one read
+    }
+}

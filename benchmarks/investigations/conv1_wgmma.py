@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""conv1 as an implicit GEMM on wgmma with its image operand in registers (conv1_wgmma.cu).
+
+conv_pairs gathers its image tiles through the L1 (80% of its peak) and issues 48% more
+multiply-adds than conv1 has (its pairs' zero taps); it takes 1.9 J per issued TFLOP against conv2's
+1.18. conv1_wgmma.cu stages the input rows of a 128-pixel tile in shared memory once, loads each
+thread's A fragments from there at any address (4-byte loads, no bank conflicts), keeps the weights
+in shared memory for the whole persistent program, and issues 6% more multiply-adds than conv1 has.
+The kernel is compiled at run time by NVRTC (the library that ships with PyTorch's CUDA) and launched
+through the driver API.
+
+Checks the kernel against cuDNN's convolution and the shipped conv_pairs, then times each with
+do_bench and reads joules per call over graphed replays (layer_energy.per_call).
+Usage: python benchmarks/investigations/conv1_wgmma.py [--batch-size 4096] [--seconds 1.5]
+"""
+
+import argparse
+import ctypes
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from triton.testing import do_bench
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cnnbench import kernels  # noqa: E402
+from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
+from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
+from layer_energy import per_call  # noqa: E402
+
+SOURCE = Path(__file__).with_suffix(".cu")
+TILES_PER_IMAGE = 24
+THREADS = 256
+SHARED_BYTES = 49152 + 2 * 23 * 1376 + 1024     # weights, two row buffers, alignment slack
+CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
+
+
+def _nvrtc():
+    names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
+    for site in sys.path:
+        names += sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib", "libnvrtc.so.*")))
+    for name in names:
+        if "builtins" in name or ".alt." in name:
+            continue
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    raise RuntimeError("no NVRTC library found")
+
+
+def compile_cubin(source: str, defines: dict, arch: str = "sm_90a") -> bytes:
+    nvrtc = _nvrtc()
+    program = ctypes.c_void_p()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"conv1_wgmma.cu", 0, None, None) == 0
+    options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"]
+    options += [f"-D{key}={value}".encode() for key, value in defines.items()]
+    array = (ctypes.c_char_p * len(options))(*options)
+    status = nvrtc.nvrtcCompileProgram(program, len(options), array)
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    if status != 0:
+        raise RuntimeError(f"NVRTC failed ({status}):\n{log.value.decode()}")
+    if log.value.strip():
+        print("NVRTC:", log.value.decode(), flush=True)
+    nvrtc.nvrtcGetCUBINSize(program, ctypes.byref(size))
+    cubin = ctypes.create_string_buffer(size.value)
+    assert nvrtc.nvrtcGetCUBIN(program, cubin) == 0
+    nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+    return cubin.raw
+
+
+class Kernel:
+    def __init__(self, cubin: bytes, name: str, shared_bytes: int):
+        self.cuda = ctypes.CDLL("libcuda.so.1")
+        self.module, self.function = ctypes.c_void_p(), ctypes.c_void_p()
+        self._cubin = ctypes.create_string_buffer(cubin)
+        self._check(self.cuda.cuModuleLoadData(ctypes.byref(self.module), self._cubin))
+        self._check(self.cuda.cuModuleGetFunction(ctypes.byref(self.function), self.module, name.encode()))
+        self._check(self.cuda.cuFuncSetAttribute(self.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                 ctypes.c_int(shared_bytes)))
+        self.shared_bytes = shared_bytes
+        registers = ctypes.c_int()
+        self.cuda.cuFuncGetAttribute(ctypes.byref(registers), 4, self.function)   # CU_FUNC_ATTRIBUTE_NUM_REGS
+        self.registers = registers.value
+
+    def _check(self, status):
+        if status != 0:
+            message = ctypes.c_char_p()
+            self.cuda.cuGetErrorString(status, ctypes.byref(message))
+            raise RuntimeError(f"CUDA driver error {status}: {message.value}")
+
+    def __call__(self, grid: int, *args):
+        values = [ctypes.c_void_p(a.data_ptr()) if isinstance(a, torch.Tensor) else ctypes.c_int(a) for a in args]
+        params = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        self._check(self.cuda.cuLaunchKernel(self.function, grid, 1, 1, THREADS, 1, 1, self.shared_bytes, stream,
+                                             params, None))
+
+
+def pack_weights(weight: torch.Tensor) -> torch.Tensor:
+    """(64, 3, 11, 11) -> the kernel's shared-memory image of B: for each of 6 chunks of 64 K, 64 rows
+    (output channels) of 128 bytes, 16-byte pieces swizzled by the row (piece q at q ^ (row % 8))."""
+    out_channels = weight.shape[0]
+    taps = F.pad(weight.permute(0, 2, 3, 1).reshape(out_channels, 11, 33), (0, 1)).reshape(out_channels, 374)
+    b = F.pad(taps, (0, 10)).reshape(out_channels, 6, 8, 8).permute(1, 0, 2, 3)     # (chunk, n, piece, 8)
+    swizzle = (torch.arange(8)[None, :] ^ (torch.arange(out_channels) % 8)[:, None]).to(weight.device)
+    index = swizzle[None, :, :, None].expand(6, out_channels, 8, 8)
+    return torch.gather(b, 2, index).contiguous()
+
+
+def conv1_wgmma(kernel: Kernel, grid: int, x, packed, bias):
+    n = x.shape[0]
+    y = torch.empty((n, 55, 55, 64), dtype=x.dtype, device=x.device)
+    kernel(min(grid, n * TILES_PER_IMAGE), x, packed, bias, y, n)
+    return y
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--cubin-dir", type=Path, help="also write each compiled kernel here")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    device = torch.device("cuda")
+    conv = torch.nn.Conv2d(3, 64, 11, 4, 2).to(device, torch.bfloat16)
+    x = torch.randn(args.batch_size, 3, 224, 224, device=device, dtype=torch.bfloat16)
+    x = x.contiguous(memory_format=torch.channels_last)
+    packed = pack_weights(conv.weight.data)
+    bias = conv.bias.data.float()
+    pair_weight = SpaceToDepthConv2d(conv).pair_weight.data
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    record = {"batch_size": args.batch_size, "device": torch.cuda.get_device_name(), "forms": {}}
+
+    forms = {"shipped conv_pairs": lambda: kernels.conv_pairs(x, pair_weight, conv.bias.data, *GEOMETRY)}
+    for blocks in (1, 2):
+        try:
+            cubin = compile_cubin(SOURCE.read_text(), {"MIN_BLOCKS": blocks})
+            if args.cubin_dir:
+                args.cubin_dir.mkdir(parents=True, exist_ok=True)
+                (args.cubin_dir / f"conv1_wgmma_{blocks}.cubin").write_bytes(cubin)
+            kernel = Kernel(cubin, "conv1_wgmma", SHARED_BYTES)
+        except RuntimeError as error:
+            print(f"wgmma, {blocks} programs per SM: {error}", flush=True)
+            continue
+        print(f"wgmma, {blocks} per SM: {kernel.registers} registers", flush=True)
+        forms[f"wgmma, {blocks} programs per SM"] = (
+            lambda kernel=kernel, blocks=blocks: conv1_wgmma(kernel, blocks * sms, x, packed, bias))
+
+    with torch.inference_mode():
+        reference = F.conv2d(x, conv.weight, conv.bias, stride=4, padding=2).permute(0, 2, 3, 1).float()
+        scale = reference.abs().max().item()
+        for name, run in forms.items():
+            out = run().float()
+            torch.cuda.synchronize()
+            error = (out - reference).abs()
+            entry = {"max_relative_diff_vs_cudnn": error.max().item() / scale}
+            if entry["max_relative_diff_vs_cudnn"] > 0.02:     # wrong: say where
+                entry["bad_fraction"] = (error > 0.02 * scale).float().mean().item()
+                entry["max_error_by_channel_block"] = [round(error[..., 8 * j:8 * j + 8].max().item() / scale, 4)
+                                                       for j in range(8)]
+                entry["max_error_by_out_row"] = [round(v / scale, 3) for v in error.amax((0, 2, 3)).tolist()]
+                entry["max_error_by_out_column"] = [round(v / scale, 3) for v in error.amax((0, 1, 3)).tolist()]
+                entry["first_image_vs_last"] = [error[0].max().item() / scale, error[-1].max().item() / scale]
+                record["forms"][name] = entry
+                print(name, json.dumps(entry), flush=True)
+                continue
+            entry["ms_do_bench"] = do_bench(run, warmup=100, rep=500)
+            entry["useful_tflop_per_s"] = USEFUL_FLOP_PER_IMAGE * args.batch_size / entry["ms_do_bench"] / 1e9
+            entry.update(per_call(lambda _, run=run: run(), x, args.seconds))
+            record["forms"][name] = entry
+            print(name, json.dumps(entry), flush=True)
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
