@@ -19,7 +19,16 @@ typedef unsigned long long uint64_t;
 typedef unsigned short bf16;   // raw bits: no header needed under NVRTC
 
 #ifndef MIN_BLOCKS
-#define MIN_BLOCKS 1
+#define MIN_BLOCKS 2                // programs per multiprocessor
+#endif
+#ifndef DEPTH
+#define DEPTH 1                     // MMAs left in flight
+#endif
+#ifndef LOADS
+#define LOADS 1                     // 0: no fragment loads (timing only)
+#endif
+#ifndef STORES
+#define STORES 1                    // 0: no output stores (timing only)
 #endif
 
 #define OUT_W 55
@@ -51,6 +60,25 @@ __device__ __forceinline__ uint32_t load_shared(uint32_t address) {
 // The padding K elements read the first row's elements (finite image values, times zero weights).
 __device__ __forceinline__ int k_offset(int k) {
     return k < K_USED ? (k / TAPS) * ROW_BYTES + 2 * (k % TAPS) : 2 * (k - K_USED);
+}
+
+// This thread's A fragment of K step s: rows g (window[0]) and g + 8 (window[1]), K pairs 2 * quad and
+// 2 * quad + 8 of the step.
+__device__ __forceinline__ void load_fragment(uint32_t (&a)[4], uint32_t base, const int (&window)[2], int s,
+                                              int quad) {
+    const int low = k_offset(16 * s + 2 * quad), high = k_offset(16 * s + 8 + 2 * quad);
+#if LOADS
+    a[0] = load_shared(base + window[0] + low);
+    a[1] = load_shared(base + window[1] + low);
+    a[2] = load_shared(base + window[0] + high);
+    a[3] = load_shared(base + window[1] + high);
+#else   // timing only: what the MMAs take without the fragment loads
+    a[0] = window[0] + low; a[1] = window[1] + low; a[2] = window[0] + high; a[3] = window[1] + high;
+#endif
+}
+
+template <int N> __device__ __forceinline__ void wait_mma() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
 }
 
 // wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
@@ -132,25 +160,23 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
         float acc[32];
 #pragma unroll
         for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
-        uint32_t a[2][4];
+        // DEPTH MMAs may be in flight past the one just issued; each step loads the next step's
+        // fragments into a register set that the MMA DEPTH + 2 steps back used, finished by then
+        uint32_t a[DEPTH + 2][4];
+        load_fragment(a[0], base, window, 0, quad);
 #pragma unroll
         for (int s = 0; s < K_STEPS; ++s) {
-            const int low = k_offset(16 * s + 2 * quad), high = k_offset(16 * s + 8 + 2 * quad);
-            uint32_t (&fragment)[4] = a[s & 1];
-            fragment[0] = load_shared(base + window[0] + low);
-            fragment[1] = load_shared(base + window[1] + low);
-            fragment[2] = load_shared(base + window[0] + high);
-            fragment[3] = load_shared(base + window[1] + high);
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-            mma(acc, fragment, weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
+            mma(acc, a[s % (DEPTH + 2)], weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+            if (s + 1 < K_STEPS) load_fragment(a[(s + 1) % (DEPTH + 2)], base, window, s + 1, quad);
+            wait_mma<DEPTH>();
         }
-        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+        wait_mma<0>();
 
         for (int u = 0; u < 2; ++u) {
             const int p = pixel + u;
-            if (p >= PIXELS) continue;
+            if (p >= PIXELS || !STORES) continue;
             bf16* out = y + ((size_t)image * PIXELS + p) * 64 + 2 * quad;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {

@@ -9,9 +9,9 @@ in shared memory for the whole persistent program, and issues 6% more multiply-a
 The kernel is compiled at run time by NVRTC (the library that ships with PyTorch's CUDA) and launched
 through the driver API.
 
-Checks the kernel against cuDNN's convolution and the shipped conv_pairs, then times each with
-do_bench and reads joules per call over graphed replays (layer_energy.per_call).
-Usage: python benchmarks/investigations/conv1_wgmma.py [--batch-size 4096] [--seconds 1.5]
+Checks each form against cuDNN's convolution, then times it with do_bench and (--energy) reads
+joules per call over graphed replays (layer_energy.per_call).
+Usage: python benchmarks/investigations/conv1_wgmma.py [--batch-size 4096] [--variants DEPTH=2 ...] [--energy]
 """
 
 import argparse
@@ -127,6 +127,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--variants", nargs="*", default=[""],
+                        help="the kernel's macros for each form timed, e.g. DEPTH=2,MIN_BLOCKS=1; LOADS=0 and STORES=0 "
+                             "time the kernel without its fragment loads or its stores (wrong outputs)")
+    parser.add_argument("--once", action="store_true", help="launch each wgmma form once, nothing else (for ncu)")
+    parser.add_argument("--energy", action="store_true", help="also joules per call over graphed replays")
     parser.add_argument("--cubin-dir", type=Path, help="also write each compiled kernel here")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -141,19 +146,27 @@ def main():
     record = {"batch_size": args.batch_size, "device": torch.cuda.get_device_name(), "forms": {}}
 
     forms = {"shipped conv_pairs": lambda: kernels.conv_pairs(x, pair_weight, conv.bias.data, *GEOMETRY)}
-    for blocks in (1, 2):
+    for variant in args.variants:
+        defines = dict(item.split("=") for item in variant.split(",") if item)
         try:
-            cubin = compile_cubin(SOURCE.read_text(), {"MIN_BLOCKS": blocks})
+            cubin = compile_cubin(SOURCE.read_text(), defines)
             if args.cubin_dir:
                 args.cubin_dir.mkdir(parents=True, exist_ok=True)
-                (args.cubin_dir / f"conv1_wgmma_{blocks}.cubin").write_bytes(cubin)
+                (args.cubin_dir / f"conv1_wgmma_{variant.replace(',', '_').replace('=', '')}.cubin").write_bytes(cubin)
             kernel = Kernel(cubin, "conv1_wgmma", SHARED_BYTES)
         except RuntimeError as error:
-            print(f"wgmma, {blocks} programs per SM: {error}", flush=True)
+            print(f"wgmma {variant}: {error}", flush=True)
             continue
-        print(f"wgmma, {blocks} per SM: {kernel.registers} registers", flush=True)
-        forms[f"wgmma, {blocks} programs per SM"] = (
-            lambda kernel=kernel, blocks=blocks: conv1_wgmma(kernel, blocks * sms, x, packed, bias))
+        name = f"wgmma {variant or 'as written'}"
+        print(f"{name}: {kernel.registers} registers", flush=True)
+        blocks = int(defines.get("MIN_BLOCKS", 2))
+        forms[name] = lambda kernel=kernel, blocks=blocks: conv1_wgmma(kernel, blocks * sms, x, packed, bias)
+    if args.once:      # one launch of each wgmma form, for a profiler
+        for name, run in forms.items():
+            if name.startswith("wgmma"):
+                run()
+        torch.cuda.synchronize()
+        return
 
     with torch.inference_mode():
         reference = F.conv2d(x, conv.weight, conv.bias, stride=4, padding=2).permute(0, 2, 3, 1).float()
@@ -163,7 +176,9 @@ def main():
             torch.cuda.synchronize()
             error = (out - reference).abs()
             entry = {"max_relative_diff_vs_cudnn": error.max().item() / scale}
-            if entry["max_relative_diff_vs_cudnn"] > 0.02:     # wrong: say where
+            if "=0" in name:       # a timing-only form
+                entry = {}
+            elif entry["max_relative_diff_vs_cudnn"] > 0.02:     # wrong: say where
                 entry["bad_fraction"] = (error > 0.02 * scale).float().mean().item()
                 entry["max_error_by_channel_block"] = [round(error[..., 8 * j:8 * j + 8].max().item() / scale, 4)
                                                        for j in range(8)]
@@ -175,7 +190,8 @@ def main():
                 continue
             entry["ms_do_bench"] = do_bench(run, warmup=100, rep=500)
             entry["useful_tflop_per_s"] = USEFUL_FLOP_PER_IMAGE * args.batch_size / entry["ms_do_bench"] / 1e9
-            entry.update(per_call(lambda _, run=run: run(), x, args.seconds))
+            if args.energy:
+                entry.update(per_call(lambda _, run=run: run(), x, args.seconds))
             record["forms"][name] = entry
             print(name, json.dumps(entry), flush=True)
     print(json.dumps(record, indent=1))
