@@ -27,6 +27,9 @@ typedef unsigned short bf16;   // raw bits: no header needed under NVRTC
 #ifndef LOADS
 #define LOADS 1                     // 0: no fragment loads (timing only)
 #endif
+#ifndef STAGED
+#define STAGED 1                    // 0: each thread stores its fragment rows straight to y
+#endif
 #ifndef STORES
 #define STORES 1                    // 0: no output stores (timing only)
 #endif
@@ -174,6 +177,32 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
         }
         wait_mma<0>();
 
+#if STAGED
+        // The tile's output is one contiguous span of y (128 pixels x 128 bytes): write it into the
+        // row buffer, which every MMA of the program has finished reading, then copy it out in
+        // 16-byte pieces. A pixel's 16-byte pieces are swizzled by (pixel / 2) % 8, so that the 8
+        // pixels a warp's fragment rows hold (two apart) write to 8 different bank groups.
+        __syncthreads();
+        for (int u = 0; u < 2; ++u) {
+            const int local = pixel + u - first;
+            unsigned char* row = buffer + local * 128 + 4 * quad;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + 2 * quad);
+                uint32_t pair;      // the first channel in the low half
+                asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(acc[4 * j + 2 * u + 1] + b.y),
+                    "f"(acc[4 * j + 2 * u] + b.x));
+                *reinterpret_cast<uint32_t*>(row + 16 * (j ^ ((local >> 1) & 7))) = pair;
+            }
+        }
+        __syncthreads();
+        const int stored = min(TILE, PIXELS - first);
+        uint4* out = reinterpret_cast<uint4*>(y + ((size_t)image * PIXELS + first) * 64);
+        for (int i = threadIdx.x; i < stored * 8; i += THREADS) {
+            const int local = i / 8;
+            if (STORES) out[i] = *reinterpret_cast<const uint4*>(buffer + local * 128 + 16 * ((i % 8) ^ ((local >> 1) & 7)));
+        }
+#else
         for (int u = 0; u < 2; ++u) {
             const int p = pixel + u;
             if (p >= PIXELS || !STORES) continue;
@@ -187,6 +216,7 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
                 *reinterpret_cast<uint32_t*>(out + 8 * j) = pair;
             }
         }
+#endif
         __syncthreads();    // the next round's copies overwrite the buffer this one read
     }
 }
