@@ -129,7 +129,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--variants", nargs="*", default=[""],
                         help="the kernel's macros for each form timed, e.g. DEPTH=2,MIN_BLOCKS=1; LOADS=0 and STORES=0 "
-                             "time the kernel without its fragment loads or its stores (wrong outputs)")
+                             "time the kernel without its fragment loads, its stores or its epilogue (wrong outputs)")
     parser.add_argument("--once", action="store_true", help="launch each wgmma form once, nothing else (for ncu)")
     parser.add_argument("--energy", action="store_true", help="also joules per call over graphed replays")
     parser.add_argument("--cubin-dir", type=Path, help="also write each compiled kernel here")
