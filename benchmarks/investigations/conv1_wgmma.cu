@@ -24,6 +24,9 @@ typedef unsigned short bf16;   // raw bits: no header needed under NVRTC
 #ifndef DEPTH
 #define DEPTH 1                     // MMAs left in flight
 #endif
+#ifndef AHEAD
+#define AHEAD 1                     // steps between a fragment's loads and its MMA
+#endif
 #ifndef LOADS
 #define LOADS 1                     // 0: no fragment loads (timing only)
 #endif
@@ -45,12 +48,15 @@ typedef unsigned short bf16;   // raw bits: no header needed under NVRTC
 #define TAPS 34                     // K elements per kernel row
 #define K_USED 374                  // 11 x 34
 #define K_STEPS 24                  // K = 384 in steps of 16
-#define TILE 128                    // output pixels per tile: 2 warpgroups x 64 rows
-#define TILES 24                    // ceil(3025 / 128) per image
-#define ROWS 23                     // input rows a tile reads at most (it spans up to 4 output rows)
+#ifndef WARPGROUPS
+#define WARPGROUPS 2                // per program, 64 output pixels each
+#endif
+#define TILE (64 * WARPGROUPS)      // output pixels per tile
+#define TILES ((PIXELS + TILE - 1) / TILE)      // per image
+#define ROWS (4 * ((TILE - 2) / OUT_W + 1) + 11)    // input rows a tile reads at most
 #define BUFFER_BYTES (ROWS * ROW_BYTES)
 #define WEIGHT_BYTES 49152          // 6 chunks of 64 K x 64 channels, 8 KB each
-#define THREADS 256
+#define THREADS (128 * WARPGROUPS)
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -168,16 +174,18 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
         float acc[32];
 #pragma unroll
         for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
-        // DEPTH MMAs may be in flight past the one just issued; each step loads the next step's
-        // fragments into a register set that the MMA DEPTH + 2 steps back used, finished by then
-        uint32_t a[DEPTH + 2][4];
-        load_fragment(a[0], base, window, 0, quad);
+        // DEPTH MMAs may be in flight past the one just issued, and each step loads the fragments
+        // of the step AHEAD steps on, into the register set of an MMA finished by then
+        constexpr int SETS = DEPTH + AHEAD + 1;
+        uint32_t a[SETS][4];
+#pragma unroll
+        for (int s = 0; s < AHEAD; ++s) load_fragment(a[s], base, window, s, quad);
 #pragma unroll
         for (int s = 0; s < K_STEPS; ++s) {
             asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-            mma(acc, a[s % (DEPTH + 2)], weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
+            mma(acc, a[s % SETS], weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-            if (s + 1 < K_STEPS) load_fragment(a[(s + 1) % (DEPTH + 2)], base, window, s + 1, quad);
+            if (s + AHEAD < K_STEPS) load_fragment(a[(s + AHEAD) % SETS], base, window, s + AHEAD, quad);
             wait_mma<DEPTH>();
         }
         wait_mma<0>();

@@ -34,9 +34,15 @@ from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
 
 SOURCE = Path(__file__).with_suffix(".cu")
-TILES_PER_IMAGE = 24
-THREADS = 256
-SHARED_BYTES = 49152 + 2 * 23 * 1376 + 1024     # weights, two row buffers, alignment slack
+
+
+def geometry(warpgroups: int) -> tuple:
+    """(threads, tiles per image, dynamic shared bytes) of the kernel with `warpgroups` per program:
+    the weights, two buffers of the input rows a tile reads, and slack to align the weights."""
+    tile = 64 * warpgroups
+    rows = 4 * ((tile - 2) // 55 + 1) + 11
+    return 128 * warpgroups, -(-3025 // tile), 49152 + 2 * rows * 1376 + 1024
+
 CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 
 
@@ -78,7 +84,8 @@ def compile_cubin(source: str, defines: dict, arch: str = "sm_90a") -> bytes:
 
 
 class Kernel:
-    def __init__(self, cubin: bytes, name: str, shared_bytes: int):
+    def __init__(self, cubin: bytes, name: str, threads: int, shared_bytes: int):
+        self.threads = threads
         self.cuda = ctypes.CDLL("libcuda.so.1")
         self.module, self.function = ctypes.c_void_p(), ctypes.c_void_p()
         self._cubin = ctypes.create_string_buffer(cubin)
@@ -101,7 +108,7 @@ class Kernel:
         values = [ctypes.c_void_p(a.data_ptr()) if isinstance(a, torch.Tensor) else ctypes.c_int(a) for a in args]
         params = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        self._check(self.cuda.cuLaunchKernel(self.function, grid, 1, 1, THREADS, 1, 1, self.shared_bytes, stream,
+        self._check(self.cuda.cuLaunchKernel(self.function, grid, 1, 1, self.threads, 1, 1, self.shared_bytes, stream,
                                              params, None))
 
 
@@ -116,10 +123,10 @@ def pack_weights(weight: torch.Tensor) -> torch.Tensor:
     return torch.gather(b, 2, index).contiguous()
 
 
-def conv1_wgmma(kernel: Kernel, grid: int, x, packed, bias):
+def conv1_wgmma(kernel: Kernel, grid: int, tiles_per_image: int, x, packed, bias):
     n = x.shape[0]
     y = torch.empty((n, 55, 55, 64), dtype=x.dtype, device=x.device)
-    kernel(min(grid, n * TILES_PER_IMAGE), x, packed, bias, y, n)
+    kernel(min(grid, n * tiles_per_image), x, packed, bias, y, n)
     return y
 
 
@@ -153,14 +160,16 @@ def main():
             if args.cubin_dir:
                 args.cubin_dir.mkdir(parents=True, exist_ok=True)
                 (args.cubin_dir / f"conv1_wgmma_{variant.replace(',', '_').replace('=', '')}.cubin").write_bytes(cubin)
-            kernel = Kernel(cubin, "conv1_wgmma", SHARED_BYTES)
+            threads, tiles_per_image, shared_bytes = geometry(int(defines.get("WARPGROUPS", 2)))
+            kernel = Kernel(cubin, "conv1_wgmma", threads, shared_bytes)
         except RuntimeError as error:
             print(f"wgmma {variant}: {error}", flush=True)
             continue
         name = f"wgmma {variant or 'as written'}"
         print(f"{name}: {kernel.registers} registers", flush=True)
         blocks = int(defines.get("MIN_BLOCKS", 2))
-        forms[name] = lambda kernel=kernel, blocks=blocks: conv1_wgmma(kernel, blocks * sms, x, packed, bias)
+        forms[name] = lambda kernel=kernel, blocks=blocks, tiles=tiles_per_image: conv1_wgmma(
+            kernel, blocks * sms, tiles, x, packed, bias)
     if args.once:      # one launch of each wgmma form, for a profiler
         for name, run in forms.items():
             if name.startswith("wgmma"):

@@ -1,0 +1,2 @@
+# call 5: conv1_wgmma with fragments loaded further ahead and with 3 or 4 warpgroups in one program, batch 4096
+python3 benchmarks/investigations/conv1_wgmma.py --batch-size 4096 --energy --variants "" AHEAD=2 WARPGROUPS=4,MIN_BLOCKS=1 WARPGROUPS=4,MIN_BLOCKS=1,AHEAD=2 WARPGROUPS=3,MIN_BLOCKS=1,AHEAD=2 WARPGROUPS=3,MIN_BLOCKS=1,AHEAD=2,DEPTH=2 WARPGROUPS=3,MIN_BLOCKS=1,AHEAD=3 > $OUT/call5_log.txt 2>&1
