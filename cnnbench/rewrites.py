@@ -32,6 +32,9 @@ each input row that both windows cover; its output is the channels_last output i
 3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_pool): the kernel
 stores each row's max over the pool's windows, half as wide, and a (3, 1) max-pool over rows
 finishes it, so the full-size output is never written. Max is exact, so the bits are the pool's.
+On a GPU of compute capability 9.0 (Hopper), AlexNet's conv1 with its pool runs instead as one CUDA
+C++ kernel on wgmma (conv1_wgmma.py) that copies each tile's image rows into shared memory once and
+stores the same row max; where it cannot run, the run-time check records why, and the pairs form runs.
 
 In eager forwards on fp16/bf16 channels_last CUDA input, the max-pools (and that column part) run
 as one Triton kernel each (kernels.max_pool) instead of PyTorch's NHWC max-pool, which moved
@@ -46,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import kernels
+from . import conv1_wgmma, kernels
 from .errors import UserError
 
 # Rewrite only where the input has few channels: there the reduction is too narrow for tensor cores.
@@ -120,6 +123,9 @@ class SpaceToDepthConv2d(nn.Module):
         # the pairs form: two output pixels per GEMM row, straight from the image (kernels.conv_pairs)
         self.pair_weight = nn.Parameter(kernels.pack_pairs(weight, s, self.padding[1]), requires_grad=False)
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+        # AlexNet's conv1 with its pool: one CUDA kernel on Hopper's wgmma (conv1_wgmma.py)
+        self.wgmma_weight = (nn.Parameter(conv1_wgmma.pack_weights(weight), requires_grad=False)
+                             if conv1_wgmma.fits(conv) else None)
 
     def _output_size(self, size: int, axis: int) -> int:
         return (size + 2 * self.padding[axis] - self.kernel_size[axis]) // self.stride + 1
@@ -150,14 +156,32 @@ class SpaceToDepthConv2d(nn.Module):
                 or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
+    def _why_not_wgmma(self, x: torch.Tensor) -> str:
+        """'' where forward(x) runs conv1_wgmma, else why not: AlexNet's conv1 followed by its pool, on
+        two or more 224 x 224 fp16/bf16 channels_last images on a GPU it runs on (conv1_wgmma.unavailable)."""
+        if self.wgmma_weight is None or not self.pools:
+            return "not AlexNet's conv1 and pool"
+        return (conv1_wgmma.unavailable(x.device.index if x.is_cuda else -1, x.dtype)
+                or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+                or ("" if tuple(x.shape[-2:]) == conv1_wgmma.IMAGE else f"input not {conv1_wgmma.IMAGE[0]}x{conv1_wgmma.IMAGE[1]}")
+                or ("one image" if x.shape[0] < 2 else ""))
+
     def form(self, x: torch.Tensor) -> str:
-        """Which form forward(x) takes, and why not the pairs form."""
+        """Which form forward(x) takes, and why not the faster ones."""
+        why_not_wgmma = self._why_not_wgmma(x)
+        if not why_not_wgmma:
+            return "wgmma (cuda conv1_wgmma, with the pool's row max)"
         reason = self._why_not_pairs(x)
         if reason:
             return f"space-to-depth ({reason})"
-        return "pixel pairs (triton conv_pairs" + (", with the pool's row max)" if self.pools else ")")
+        if self.wgmma_weight is None or not self.pools:
+            return "pixel pairs (triton conv_pairs" + (", with the pool's row max)" if self.pools else ")")
+        return f"pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: {why_not_wgmma})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._why_not_wgmma(x):
+            y = torch.ops.cnnbench.conv1_wgmma(x, self.wgmma_weight, self.bias).permute(0, 3, 1, 2)
+            return max_pool(y, (3, 1), (2, 1))     # the pool's column part
         if not self._why_not_pairs(x):
             y = self._pairs(x)
             return max_pool(y, (3, 1), (2, 1)) if self.pools else y     # the pool's column part

@@ -195,8 +195,51 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
         # the pairs form's output is the channels_last image itself: eager pooling reads it without a copy
         assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last)
         assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
-        # with the pool's row max in the kernel: the same convolution, pooled, bit for bit
-        assert torch.equal(pooling(x), torch.nn.functional.max_pool2d(got, 3, 2))
+        pooled = pooling(x)
+        if pooling.form(x).startswith("wgmma"):     # another kernel's sum: the pooled convolution, to rounding
+            expected_pooled = torch.nn.functional.max_pool2d(expected, 3, 2)
+            assert (pooled.float() - expected_pooled).abs().max().item() <= 0.02 * expected_pooled.abs().max().item()
+        else:   # with the pool's row max in the kernel: the same convolution, pooled, bit for bit
+            assert torch.equal(pooled, torch.nn.functional.max_pool2d(got, 3, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_conv1_wgmma_gives_the_row_max_of_the_convolution_on_hopper(dtype):
+    from cnnbench import conv1_wgmma
+
+    reason = conv1_wgmma.unavailable(0, dtype)
+    if torch.cuda.get_device_capability() != (9, 0):
+        assert reason.startswith("needs compute capability 9.0")
+        return
+    assert reason == ""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
+    packed = conv1_wgmma.pack_weights(conv.weight.detach())
+    for batch, bias in ((2, conv.bias.detach()), (7, None)):      # an odd batch: its last tiles partial
+        x = torch.randn(batch, 3, 224, 224, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        full = torch.nn.functional.conv2d(x.float(), conv.weight.float(), None if bias is None else bias.float(), 4, 2)
+        expected = torch.nn.functional.max_pool2d(full, (1, 3), (1, 2)).permute(0, 2, 3, 1)
+        got = torch.ops.cnnbench.conv1_wgmma(x, packed, bias)
+        assert got.shape == (batch, 55, 27, 64) and got.dtype == dtype
+        assert (got.float() - expected).abs().max().item() <= 0.01 * expected.abs().max().item()
+
+
+def test_rewrite_of_alexnets_conv1_and_pool_takes_wgmma_and_says_why_not_elsewhere():
+    from cnnbench.rewrites import SpaceToDepthConv2d
+
+    conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, torch.bfloat16)
+    layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
+    assert layer.take_pool(torch.nn.MaxPool2d(3, 2))
+    hopper = torch.cuda.get_device_capability() == (9, 0)
+    for batch, size, form in ((2, 224, "wgmma (cuda conv1_wgmma, with the pool's row max)"),
+                              (1, 224, "space-to-depth (one image)"),
+                              (3, 227, "pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: input not 224x224)")):
+        x = torch.randn(batch, 3, size, size, device=CUDA, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        assert layer.form(x) == form if hopper or batch == 1 else layer.form(x).startswith("pixel pairs")
+        expected = torch.nn.functional.max_pool2d(conv(x).float(), 3, 2)
+        got = layer(x)
+        assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last)
+        assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
 
 
 def test_conv1_keeps_space_to_depth_where_triton_has_no_tensor_descriptors(monkeypatch):
@@ -250,9 +293,12 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
     assert runner.rewrite_check["max_pool_kernel"] == "triton max_pool"      # in the eager check
-    # the check's two images take conv1's pairs form, its first image alone the space-to-depth form
-    assert runner.rewrite_check["strided_conv_forms"] == [
-        "pixel pairs (triton conv_pairs, with the pool's row max)", "space-to-depth (one image)"]
+    # the check's two images take conv1_wgmma on Hopper (else the pairs form), its first image alone
+    # the space-to-depth form
+    two_images = ("wgmma (cuda conv1_wgmma, with the pool's row max)" if torch.cuda.get_device_capability() == (9, 0)
+                  else "pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: needs compute")
+    forms = runner.rewrite_check["strided_conv_forms"]
+    assert forms[0].startswith(two_images) and forms[1:] == ["space-to-depth (one image)"]
 
 
 def test_roofline_of_the_rewrite_times_its_fused_layers_and_pools_on_cuda(tmp_path):

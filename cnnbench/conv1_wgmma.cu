@@ -1,0 +1,239 @@
+// AlexNet's conv1 (3 -> 64 channels, 11x11, stride 4, padding 2, 224 x 224 in, 55 x 55 out) on an NHWC
+// fp16/bf16 image, as an implicit GEMM on Hopper's wgmma (sm_90a) with the image operand in registers.
+// Compiled at run time by NVRTC (conv1_wgmma.py), which defines ELEMENT_BF16 for bf16 (else fp16).
+//
+// A GEMM row is one output pixel; its K runs over the 11 kernel rows, 34 elements each (the window's 11
+// pixels x 3 channels and one zero tap, so that a thread's K pair never straddles two kernel rows), 374
+// in all, padded to 384: 6% more multiply-adds than the convolution has.
+// - A persistent program of 4 warpgroups takes tiles of 256 output pixels of one image. It copies the
+//   input rows a tile reads into shared memory once (cp.async, double-buffered: the next tile's rows
+//   arrive during this tile's MMAs).
+// - Each thread loads its A fragments from those rows with 4-byte shared loads at any address: that is
+//   how the overlapping windows of neighbouring pixels are read without an im2col copy. A warp's 16
+//   rows are 16 neighbouring pixels, even ones first: a pixel's window starts 24 bytes after its
+//   neighbour's, so 8 pixels two apart fall on 8 disjoint groups of 4 banks.
+// - The weights (K x 64) stay in shared memory for the program's life, 128-byte swizzled for wgmma's B
+//   descriptor.
+// - The tile's output goes through shared memory, and what leaves, in 16-byte pieces, is the row part of
+//   the 3x3, stride-2 max-pool that follows: output column q is the max of pixels 2q, 2q + 1 and 2q + 2
+//   of its row (NaN wins), so the output is 27 wide. Tiles overlap by two pixels, and each window is
+//   stored by the tile that holds its first pixel and the two after it.
+
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+
+#ifdef ELEMENT_BF16
+#define MMA_TYPE "bf16"
+#else
+#define MMA_TYPE "f16"
+#endif
+
+#define OUT_W 55
+#define POOLED_W 27                 // 3-wide windows at stride 2 in a row of 55
+#define PIXELS 3025                 // 55 x 55 output pixels per image
+#define IN_H 224
+#define ROW_CHUNKS 84               // 224 pixels x 3 channels x 2 bytes = 1344 bytes, in 16-byte chunks
+#define ROW_BYTES 1376              // a staged row: 16 zero bytes, the image row, 16 zero bytes
+#define TAPS 34                     // K elements per kernel row
+#define K_USED 374                  // 11 x 34
+#define K_STEPS 24                  // K = 384 in steps of 16
+#define WARPGROUPS 4
+#define THREADS (128 * WARPGROUPS)
+#define TILE (64 * WARPGROUPS)      // output pixels per tile
+#define STEP (TILE - 2)            // pixels between tiles' first pixels
+#define TILES ((PIXELS - 2 + STEP - 1) / STEP)              // per image
+#define ROWS (4 * ((TILE - 2) / OUT_W + 1) + 11)            // input rows a tile reads at most
+#define BUFFER_BYTES (ROWS * ROW_BYTES)
+#define WEIGHT_BYTES 49152          // 6 chunks of 64 K x 64 channels, 8 KB each
+#define AHEAD 2                     // steps between a fragment's loads and its MMA
+#define SETS (AHEAD + 2)            // fragment register sets: one MMA in flight past the last issued
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ uint32_t load_shared(uint32_t address) {
+    uint32_t v;
+    asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(address));
+    return v;
+}
+
+// Byte offset, within a pixel's window, of K element k (even): kernel row k / 34, element k % 34 of it.
+// The padding K elements read the first row's elements (image values, times zero weights).
+__device__ __forceinline__ int k_offset(int k) {
+    return k < K_USED ? (k / TAPS) * ROW_BYTES + 2 * (k % TAPS) : 2 * (k - K_USED);
+}
+
+// This thread's A fragment of K step s: rows g (window[0]) and g + 8 (window[1]), K pairs 2 * quad and
+// 2 * quad + 8 of the step.
+__device__ __forceinline__ void load_fragment(uint32_t (&a)[4], uint32_t base, const int (&window)[2], int s,
+                                              int quad) {
+    const int low = k_offset(16 * s + 2 * quad), high = k_offset(16 * s + 8 + 2 * quad);
+    a[0] = load_shared(base + window[0] + low);
+    a[1] = load_shared(base + window[1] + low);
+    a[2] = load_shared(base + window[0] + high);
+    a[3] = load_shared(base + window[1] + high);
+}
+
+// wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
+__device__ __forceinline__ uint64_t weight_descriptor(uint32_t address) {
+    return (uint64_t)((address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32)
+           | ((uint64_t)1 << 62);
+}
+
+__device__ __forceinline__ void mma(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." MMA_TYPE "." MMA_TYPE " "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
+template <int N> __device__ __forceinline__ void wait_mma() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
+}
+
+// Two channels rounded to the element type, the first in the low half.
+__device__ __forceinline__ uint32_t round_pair(float first, float second) {
+    uint32_t pair;
+#ifdef ELEMENT_BF16
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(second), "f"(first));
+#else
+    asm("{\n.reg .f16 lo, hi;\ncvt.rn.f16.f32 lo, %1;\ncvt.rn.f16.f32 hi, %2;\nmov.b32 %0, {lo, hi};\n}"
+        : "=r"(pair) : "f"(first), "f"(second));
+#endif
+    return pair;
+}
+
+// The bias of two channels (elements of the input's type) as floats.
+__device__ __forceinline__ float2 bias_pair(const unsigned short* bias, int channel) {
+    const uint32_t pair = *reinterpret_cast<const uint32_t*>(bias + channel);
+#ifdef ELEMENT_BF16
+    return make_float2(__uint_as_float(pair << 16), __uint_as_float(pair & 0xFFFF0000u));
+#else
+    float first, second;
+    asm("{\n.reg .f16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.f32.f16 %0, lo;\ncvt.f32.f16 %1, hi;\n}"
+        : "=f"(first), "=f"(second) : "r"(pair));
+    return make_float2(first, second);
+#endif
+}
+
+// The elementwise max of two 16-byte pieces (8 elements), NaN winning as in PyTorch's max-pool.
+__device__ __forceinline__ uint32_t max_pair(uint32_t a, uint32_t b) {
+    uint32_t d;
+    asm("max.NaN." MMA_TYPE "x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
+__device__ __forceinline__ uint4 max_piece(uint4 a, uint4 b) {
+    return make_uint4(max_pair(a.x, b.x), max_pair(a.y, b.y), max_pair(a.z, b.z), max_pair(a.w, b.w));
+}
+
+// Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * STEP) reads into
+// `buffer`, row i holding input row 4 * first_out_row - 2 + i with 16 zero bytes either side; rows
+// outside the image are zero. The padding is rewritten each time: the staged output overwrites it.
+__device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, unsigned char* buffer, int item) {
+    const int image = item / TILES, first = item % TILES * STEP;
+    const int top_out = first / OUT_W, bottom_out = min(first + TILE - 1, PIXELS - 1) / OUT_W;
+    const int rows = 4 * (bottom_out - top_out) + 11, top = 4 * top_out - 2;
+    const unsigned char* source = x + (size_t)image * IN_H * ROW_CHUNKS * 16;
+    for (int c = threadIdx.x; c < rows * (ROW_CHUNKS + 2); c += THREADS) {
+        const int i = c / (ROW_CHUNKS + 2), j = c % (ROW_CHUNKS + 2) - 1, row = top + i;
+        unsigned char* target = buffer + i * ROW_BYTES + 16 + 16 * j;
+        if (row >= 0 && row < IN_H && j >= 0 && j < ROW_CHUNKS) {
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;"
+                         :: "r"(shared_address(target)), "l"(source + ((size_t)row * ROW_CHUNKS + j) * 16));
+        } else {
+            *reinterpret_cast<uint4*>(target) = make_uint4(0, 0, 0, 0);
+        }
+    }
+}
+
+// Piece j (16 bytes: 8 channels) of tile pixel `local` in the staged output, swizzled by (local / 2) % 8
+// so that the 8 pixels a warp's fragment rows hold (two apart) write to 8 different bank groups.
+__device__ __forceinline__ unsigned char* staged_piece(unsigned char* staged, int local, int j) {
+    return staged + local * 128 + 16 * (j ^ ((local >> 1) & 7));
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1)
+conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packed,
+            const unsigned short* __restrict__ bias, unsigned char* __restrict__ y, int images) {
+    extern __shared__ unsigned char dynamic_shared[];
+    // the weights' swizzle atoms must start on 1024 bytes
+    unsigned char* weights = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
+    unsigned char* buffers = weights + WEIGHT_BYTES;
+    for (int i = threadIdx.x; i < WEIGHT_BYTES / 16; i += THREADS)
+        reinterpret_cast<uint4*>(weights)[i] = packed[i];
+    __syncthreads();
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+    const uint32_t weights_address = shared_address(weights);
+    const int total = images * TILES;
+    int item = blockIdx.x;
+    if (item < total) stage_rows(x, buffers, item);
+    asm volatile("cp.async.commit_group;");
+
+    for (int round = 0; item < total; item += gridDim.x, ++round) {
+        unsigned char* buffer = buffers + (round & 1) * BUFFER_BYTES;
+        if (item + gridDim.x < total) stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, item + gridDim.x);
+        asm volatile("cp.async.commit_group;");
+        asm volatile("cp.async.wait_group 1;" ::: "memory");
+        __syncthreads();
+
+        const int image = item / TILES, first = item % TILES * STEP, top_out = first / OUT_W;
+        const int local = warp * 16 + 2 * group;        // rows g: this tile pixel; rows g + 8: the next
+        int window[2];
+        for (int u = 0; u < 2; ++u) {
+            const int p = min(first + local + u, PIXELS - 1);    // a tile's last pixels may lie past the image
+            window[u] = 4 * (p / OUT_W - top_out) * ROW_BYTES + 24 * (p % OUT_W) + 4;
+        }
+        const uint32_t base = shared_address(buffer);
+
+        float acc[32];
+#pragma unroll
+        for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
+        // one MMA may be in flight past the one just issued, and each step loads the fragments of the
+        // step AHEAD steps on, into the register set of an MMA finished by then
+        uint32_t a[SETS][4];
+#pragma unroll
+        for (int s = 0; s < AHEAD; ++s) load_fragment(a[s], base, window, s, quad);
+#pragma unroll
+        for (int s = 0; s < K_STEPS; ++s) {
+            asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+            mma(acc, a[s % SETS], weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
+            asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+            if (s + AHEAD < K_STEPS) load_fragment(a[(s + AHEAD) % SETS], base, window, s + AHEAD, quad);
+            wait_mma<1>();
+        }
+        wait_mma<0>();
+
+        // the tile's output, rounded, into the row buffer, which every MMA of the program has finished reading
+        __syncthreads();
+        for (int u = 0; u < 2; ++u) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                float2 b = make_float2(0.0f, 0.0f);
+                if (bias) b = bias_pair(bias, 8 * j + 2 * quad);
+                *reinterpret_cast<uint32_t*>(staged_piece(buffer, local + u, j) + 4 * quad) =
+                    round_pair(acc[4 * j + 2 * u] + b.x, acc[4 * j + 2 * u + 1] + b.y);
+            }
+        }
+        __syncthreads();
+        uint4* out = reinterpret_cast<uint4*>(y);
+        for (int i = threadIdx.x; i < STEP * 8; i += THREADS) {
+            const int pixel = i / 8, j = i % 8, p = first + pixel, column = p % OUT_W;
+            if (p >= PIXELS || column % 2 || column > OUT_W - 3) continue;    // not a window's first pixel
+            uint4 peak = *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel, j));
+            peak = max_piece(peak, *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel + 1, j)));
+            peak = max_piece(peak, *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel + 2, j)));
+            out[(((size_t)image * OUT_W + p / OUT_W) * POOLED_W + column / 2) * 8 + j] = peak;
+        }
+        __syncthreads();    // the next round's copies overwrite the buffer this one read
+    }
+}

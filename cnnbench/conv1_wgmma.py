@@ -1,0 +1,184 @@
+"""AlexNet's conv1 and the row part of pool1 as one CUDA C++ kernel on Hopper's wgmma (conv1_wgmma.cu).
+
+Where cuDNN and Triton stop: conv_pairs (kernels.py) gathers its image tiles through the L1 and
+issues 48% more multiply-adds than conv1 has; this kernel copies each tile's input rows into shared
+memory once, loads its MMA operand from there at any address, and issues 6% more. On an H200 at
+batch 4096 in bf16 it took 1.74 ms and 1.26 J against conv_pairs' 2.23 ms and 1.58 J, both without
+the pool (docs/speed-steps.md).
+
+NVRTC, the runtime compiler that ships with PyTorch's CUDA, builds it on first use for the GPU's
+architecture (sm_90a: wgmma runs on compute capability 9.0 only), and the driver API launches it on
+PyTorch's current stream, so CUDA graphs capture it; a custom op makes it opaque to torch.compile
+and gives the profiler a layer to attribute it to. Where it cannot run, `unavailable()` says why and
+conv1 takes the pairs form (rewrites.SpaceToDepthConv2d), as the run-time check records.
+"""
+
+import ctypes
+import glob
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .device import on_device
+
+SOURCE = Path(__file__).with_name("conv1_wgmma.cu")
+# The convolution the kernel computes: (in, out) channels, kernel, stride, padding, and its input size
+CONV = (3, 64, (11, 11), (4, 4), (2, 2))
+IMAGE = (224, 224)
+OUT_SHAPE = (55, 27, 64)        # per image, NHWC: the pool's row part of the 55 x 55 output
+TAPS, K = 34, 384               # K elements per kernel row (33 taps and a zero), K padded to 16s
+THREADS = 512                   # 4 warpgroups
+TILES_PER_IMAGE = 12            # tiles of 256 pixels, 254 apart
+SHARED_BYTES = 49152 + 2 * 31 * 1376 + 1024     # weights, two buffers of 31 input rows, alignment
+_DEFINES = {torch.bfloat16: ["-DELEMENT_BF16"], torch.float16: []}
+_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8  # CUfunction_attribute
+_LOADED = {}                    # (device index, dtype) -> _Kernel, or why it cannot run
+
+
+def fits(conv: torch.nn.Conv2d) -> bool:
+    """Whether conv is the convolution the kernel computes (AlexNet's conv1), bias or not."""
+    return ((conv.in_channels, conv.out_channels, tuple(conv.kernel_size), tuple(conv.stride), tuple(conv.padding))
+            == CONV and conv.groups == 1 and tuple(conv.dilation) == (1, 1) and conv.padding_mode == "zeros")
+
+
+def pack_weights(weight: torch.Tensor) -> torch.Tensor:
+    """The (64, 3, 11, 11) weight as the kernel's shared-memory image of its B operand: K element
+    a * 34 + 3 * pixel + channel of kernel row a, for 6 chunks of 64 K, 64 rows (output channels) of
+    128 bytes each, whose 16-byte pieces are swizzled by the row (piece q stored at q ^ row % 8)."""
+    out_channels, _, kernel_height, kernel_width = weight.shape
+    taps = weight.permute(0, 2, 3, 1).reshape(out_channels, kernel_height, -1)     # a row's taps in memory order
+    rows = F.pad(taps, (0, TAPS - taps.shape[-1])).reshape(out_channels, -1)
+    chunks = F.pad(rows, (0, K - rows.shape[-1])).reshape(out_channels, K // 64, 8, 8).permute(1, 0, 2, 3)
+    swizzle = torch.arange(8, device=weight.device)[None, :] ^ (torch.arange(out_channels, device=weight.device) % 8)[:, None]
+    return torch.gather(chunks, 2, swizzle[None, :, :, None].expand_as(chunks)).contiguous()
+
+
+def _nvrtc():
+    """NVRTC from the process's libraries or PyTorch's CUDA wheels; None where there is none."""
+    names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
+    for site in sys.path:
+        names += sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib", "libnvrtc.so.*")))
+    for name in names:
+        if "builtins" in name or ".alt." in name:
+            continue
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+def compile_cubin(dtype: torch.dtype, arch: str = "sm_90a") -> bytes:
+    """The kernel for fp16 or bf16, compiled by NVRTC; RuntimeError with NVRTC's log where it fails."""
+    nvrtc = _nvrtc()
+    if nvrtc is None:
+        raise RuntimeError("no NVRTC library (libnvrtc) found")
+    program = ctypes.c_void_p()
+    if nvrtc.nvrtcCreateProgram(ctypes.byref(program), SOURCE.read_bytes(), SOURCE.name.encode(), 0, None, None):
+        raise RuntimeError("NVRTC could not create a program")
+    try:
+        options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"] + [o.encode() for o in _DEFINES[dtype]]
+        status = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*options))
+        if status:
+            size = ctypes.c_size_t()
+            nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+            log = ctypes.create_string_buffer(size.value)
+            nvrtc.nvrtcGetProgramLog(program, log)
+            raise RuntimeError(f"NVRTC failed ({status}): {log.value.decode(errors='replace').strip()}")
+        size = ctypes.c_size_t()
+        nvrtc.nvrtcGetCUBINSize(program, ctypes.byref(size))
+        cubin = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetCUBIN(program, cubin)
+        return cubin.raw
+    finally:
+        nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+
+
+class _Kernel:
+    """The compiled kernel loaded on one device, launched through the driver API."""
+
+    def __init__(self, cubin: bytes, device_index: int):
+        self._driver = ctypes.CDLL("libcuda.so.1")
+        self._cubin = ctypes.create_string_buffer(cubin)      # the module keeps pointing into it
+        self._module, self._function = ctypes.c_void_p(), ctypes.c_void_p()
+        with torch.cuda.device(device_index):                 # the device's context is current
+            self._check(self._driver.cuModuleLoadData(ctypes.byref(self._module), self._cubin))
+        self._check(self._driver.cuModuleGetFunction(ctypes.byref(self._function), self._module, b"conv1_wgmma"))
+        self._check(self._driver.cuFuncSetAttribute(self._function, _MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                    ctypes.c_int(SHARED_BYTES)))
+        self.programs = torch.cuda.get_device_properties(device_index).multi_processor_count
+
+    def _check(self, status: int) -> None:
+        if status:
+            message = ctypes.c_char_p()
+            self._driver.cuGetErrorString(status, ctypes.byref(message))
+            raise RuntimeError(f"conv1_wgmma: CUDA driver error {status} ({(message.value or b'').decode()})")
+
+    def __call__(self, x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], y: torch.Tensor) -> None:
+        images = x.shape[0]
+        values = [ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(packed.data_ptr()),
+                  ctypes.c_void_p(0 if bias is None else bias.data_ptr()), ctypes.c_void_p(y.data_ptr()),
+                  ctypes.c_int(images)]
+        arguments = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
+        stream = ctypes.c_void_p(torch.cuda.current_stream(x.device).cuda_stream)
+        self._check(self._driver.cuLaunchKernel(self._function, min(self.programs, images * TILES_PER_IMAGE), 1, 1,
+                                                THREADS, 1, 1, SHARED_BYTES, stream, arguments, None))
+
+
+def _load(device_index: int, dtype: torch.dtype):
+    """The kernel on that device for that dtype, or why it cannot run there."""
+    if not hasattr(torch.library, "custom_op"):
+        return f"torch {torch.__version__} has no torch.library.custom_op"
+    if torch.version.hip:
+        return "a ROCm build (wgmma is NVIDIA's)"
+    capability = torch.cuda.get_device_capability(device_index)
+    if capability != (9, 0):
+        return f"needs compute capability 9.0 (wgmma), this GPU has {capability[0]}.{capability[1]}"
+    try:
+        return _Kernel(compile_cubin(dtype), device_index)
+    except (RuntimeError, OSError) as error:
+        return str(error).splitlines()[0][:200]
+
+
+@torch.compiler.assume_constant_result     # torch.compile takes the answer as a constant, no graph break
+def unavailable(device_index: int, dtype: torch.dtype) -> str:
+    """'' where the kernel runs on CUDA device `device_index` (-1: not CUDA) for dtype, else why not.
+    The first call for a device and dtype compiles and loads the kernel (about a second)."""
+    if device_index < 0:
+        return "input not on CUDA"
+    if dtype not in _DEFINES:
+        return f"input is {str(dtype).replace('torch.', '')}, not fp16/bf16"
+    if (device_index, dtype) not in _LOADED:
+        _LOADED[device_index, dtype] = _load(device_index, dtype)
+    loaded = _LOADED[device_index, dtype]
+    return loaded if isinstance(loaded, str) else ""
+
+
+def conv1_row_max(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """The convolution of the channels_last (n, 3, 224, 224) image x (+ bias), then the max over each
+    row's 3-wide windows at stride 2: the (n, 55, 27, 64) NHWC tensor that pool1's column part reads.
+    `packed` comes from pack_weights; x, packed and bias share x's dtype (fp16 or bf16)."""
+    reason = unavailable(x.device.index if x.is_cuda else -1, x.dtype)
+    if reason:
+        raise RuntimeError(f"conv1_wgmma cannot run: {reason}")
+    x = x.contiguous(memory_format=torch.channels_last)
+    if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the image
+        x = x.clone(memory_format=torch.channels_last)
+    y = torch.empty((x.shape[0], *OUT_SHAPE), dtype=x.dtype, device=x.device)
+    with on_device(x.device):
+        _LOADED[x.device.index, x.dtype](x, packed.contiguous(), bias, y)
+    return y
+
+
+if hasattr(torch.library, "custom_op"):
+    @torch.library.custom_op("cnnbench::conv1_wgmma", mutates_args=())
+    def _conv1_op(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        return conv1_row_max(x, packed, bias)
+
+    @_conv1_op.register_fake
+    def _(x, packed, bias):
+        return x.new_empty((x.shape[0], *OUT_SHAPE))

@@ -1,0 +1,47 @@
+"""conv1_wgmma on the CPU: its weight layout, its build by NVRTC (no GPU needed) and where the rewrite
+does not take it. The kernel's results are in the CUDA set (test_cuda.py)."""
+
+import pytest
+import torch
+from torchvision.models import alexnet
+
+from cnnbench import conv1_wgmma
+from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
+
+
+def test_pack_weights_puts_each_tap_where_the_kernel_reads_it():
+    torch.manual_seed(0)
+    weight = torch.randn(64, 3, 11, 11)
+    packed = conv1_wgmma.pack_weights(weight).reshape(-1)
+    assert packed.numel() * 2 == 49152     # the kernel's WEIGHT_BYTES in 2-byte elements
+    seen = torch.zeros_like(packed, dtype=torch.bool)
+    for n in range(64):
+        for k in range(conv1_wgmma.K):
+            row, element = divmod(k, conv1_wgmma.TAPS)
+            # chunk of 64 K, row n of 128 bytes, 16-byte piece swizzled by n % 8, element in the piece
+            at = (k // 64) * 4096 + n * 64 + (((k % 64) // 8) ^ (n % 8)) * 8 + k % 8
+            pixel, channel = divmod(element, 3)
+            expected = weight[n, channel, row, pixel] if row < 11 and pixel < 11 else 0.0
+            assert packed[at] == expected, (n, k)
+            seen[at] = True
+    assert seen.all()
+
+
+@pytest.mark.skipif(conv1_wgmma._nvrtc() is None, reason="no NVRTC library: a CPU-only build of PyTorch")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_nvrtc_builds_the_kernel_for_hopper(dtype):
+    cubin = conv1_wgmma.compile_cubin(dtype)
+    assert cubin[:4] == b"\x7fELF" and b"conv1_wgmma" in cubin
+
+
+def test_only_alexnets_conv1_with_its_pool_is_a_candidate_and_cpu_input_says_why_not():
+    model = rewrite_model(alexnet().eval())
+    layer = model.features[0]
+    assert isinstance(layer, SpaceToDepthConv2d) and layer.wgmma_weight is not None and layer.pools
+    x = torch.randn(2, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    assert layer._why_not_wgmma(x) == "input not on CUDA"
+    assert layer.form(x).startswith("space-to-depth (")
+    assert conv1_wgmma.unavailable(-1, torch.bfloat16) == "input not on CUDA"
+    other = SpaceToDepthConv2d(torch.nn.Conv2d(3, 64, 11, stride=4, padding=3))
+    assert other.wgmma_weight is None and other._why_not_wgmma(x) == "not AlexNet's conv1 and pool"
+    assert not conv1_wgmma.fits(torch.nn.Conv2d(3, 64, 11, stride=4, padding=2, dilation=2))
