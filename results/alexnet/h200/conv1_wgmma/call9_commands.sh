@@ -26,3 +26,4 @@ timeout 75 python3 alexnet/alexnet_benchmark.py --synthetic --batch-size 1 --pre
 date +%T
 } > $OUT/call9_log.txt 2>&1
 grep -h '"strided_conv_forms"' -A 3 $OUT/runs/new/*.json > $OUT/call9_forms.txt 2>/dev/null
+tar -czf $OUT/call9_runs.tgz -C $OUT runs && rm -rf $OUT/runs
