@@ -16,9 +16,7 @@ Usage: python benchmarks/investigations/conv1_wgmma.py [--batch-size 4096] [--va
 
 import argparse
 import ctypes
-import glob
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
+from cnnbench.conv1_wgmma import _nvrtc  # noqa: E402
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
@@ -44,20 +43,6 @@ def geometry(warpgroups: int) -> tuple:
     return 128 * warpgroups, -(-3025 // tile), 49152 + 2 * rows * 1376 + 1024
 
 CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
-
-
-def _nvrtc():
-    names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
-    for site in sys.path:
-        names += sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib", "libnvrtc.so.*")))
-    for name in names:
-        if "builtins" in name or ".alt." in name:
-            continue
-        try:
-            return ctypes.CDLL(name)
-        except OSError:
-            continue
-    raise RuntimeError("no NVRTC library found")
 
 
 def compile_cubin(source: str, defines: dict, arch: str = "sm_90a") -> bytes:
