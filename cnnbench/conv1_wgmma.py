@@ -165,6 +165,11 @@ def conv1_row_max(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Te
     reason = unavailable(x.device.index if x.is_cuda else -1, x.dtype)
     if reason:
         raise RuntimeError(f"conv1_wgmma cannot run: {reason}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != (CONV[0], *IMAGE) or packed.numel() != K * CONV[1]:
+        raise RuntimeError(f"conv1_wgmma: input {tuple(x.shape)} or packed weights {tuple(packed.shape)} "
+                           "are not AlexNet's conv1's")
+    if packed.dtype != x.dtype or (bias is not None and (bias.dtype != x.dtype or bias.numel() != CONV[1])):
+        raise RuntimeError("conv1_wgmma: the weights and bias must be the input's dtype, 64 output channels")
     x = x.contiguous(memory_format=torch.channels_last)
     if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the image
         x = x.clone(memory_format=torch.channels_last)

@@ -45,3 +45,9 @@ def test_only_alexnets_conv1_with_its_pool_is_a_candidate_and_cpu_input_says_why
     other = SpaceToDepthConv2d(torch.nn.Conv2d(3, 64, 11, stride=4, padding=3))
     assert other.wgmma_weight is None and other._why_not_wgmma(x) == "not AlexNet's conv1 and pool"
     assert not conv1_wgmma.fits(torch.nn.Conv2d(3, 64, 11, stride=4, padding=2, dilation=2))
+
+
+def test_the_op_refuses_what_is_not_alexnets_conv1_on_a_gpu_it_runs_on():
+    packed = conv1_wgmma.pack_weights(torch.randn(64, 3, 11, 11))
+    with pytest.raises(RuntimeError, match="input not on CUDA"):
+        conv1_wgmma.conv1_row_max(torch.randn(2, 3, 224, 224), packed, None)
