@@ -53,7 +53,8 @@ def pack_weights(weight: torch.Tensor) -> torch.Tensor:
     taps = weight.permute(0, 2, 3, 1).reshape(out_channels, kernel_height, -1)     # a row's taps in memory order
     rows = F.pad(taps, (0, TAPS - taps.shape[-1])).reshape(out_channels, -1)
     chunks = F.pad(rows, (0, K - rows.shape[-1])).reshape(out_channels, K // 64, 8, 8).permute(1, 0, 2, 3)
-    swizzle = torch.arange(8, device=weight.device)[None, :] ^ (torch.arange(out_channels, device=weight.device) % 8)[:, None]
+    rows_mod_8 = torch.arange(out_channels, device=weight.device) % 8
+    swizzle = torch.arange(8, device=weight.device)[None, :] ^ rows_mod_8[:, None]
     return torch.gather(chunks, 2, swizzle[None, :, :, None].expand_as(chunks)).contiguous()
 
 

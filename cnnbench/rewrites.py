@@ -161,9 +161,10 @@ class SpaceToDepthConv2d(nn.Module):
         two or more 224 x 224 fp16/bf16 channels_last images on a GPU it runs on (conv1_wgmma.unavailable)."""
         if self.wgmma_weight is None or not self.pools:
             return "not AlexNet's conv1 and pool"
+        height, width = conv1_wgmma.IMAGE
         return (conv1_wgmma.unavailable(x.device.index if x.is_cuda else -1, x.dtype)
                 or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
-                or ("" if tuple(x.shape[-2:]) == conv1_wgmma.IMAGE else f"input not {conv1_wgmma.IMAGE[0]}x{conv1_wgmma.IMAGE[1]}")
+                or ("" if tuple(x.shape[-2:]) == (height, width) else f"input not {height}x{width}")
                 or ("one image" if x.shape[0] < 2 else ""))
 
     def form(self, x: torch.Tensor) -> str:
