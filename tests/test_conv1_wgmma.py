@@ -51,3 +51,21 @@ def test_the_op_refuses_what_is_not_alexnets_conv1_on_a_gpu_it_runs_on():
     packed = conv1_wgmma.pack_weights(torch.randn(64, 3, 11, 11))
     with pytest.raises(RuntimeError, match="input not on CUDA"):
         conv1_wgmma.conv1_row_max(torch.randn(2, 3, 224, 224), packed, None)
+
+
+def test_the_launcher_agrees_with_the_kernel_on_tiles_and_shared_memory():
+    import re
+
+    defines = dict(re.findall(r"^#define (\w+) (\d+)\b", conv1_wgmma.SOURCE.read_text(), re.M))
+    pixels, out_width, row_bytes = int(defines["PIXELS"]), int(defines["OUT_W"]), int(defines["ROW_BYTES"])
+    tile = 64 * int(defines["WARPGROUPS"])
+    step = tile - 2                                     # tiles overlap by the pool window's two extra pixels
+    rows = 4 * ((tile - 2) // out_width + 1) + 11       # input rows of the most output rows a tile spans
+    assert conv1_wgmma.THREADS == 128 * int(defines["WARPGROUPS"])
+    assert conv1_wgmma.TILES_PER_IMAGE == -(-(pixels - 2) // step)
+    assert conv1_wgmma.SHARED_BYTES == int(defines["WEIGHT_BYTES"]) + 2 * rows * row_bytes + 1024
+    assert tile * 128 <= rows * row_bytes               # the staged output fits the row buffer it reuses
+    # every pool window (its first pixel in an even column up to 52) is stored by exactly one tile
+    owners = [sum(t * step <= p < t * step + step for t in range(conv1_wgmma.TILES_PER_IMAGE))
+              for p in range(pixels) if p % out_width % 2 == 0 and p % out_width <= out_width - 3]
+    assert len(owners) == out_width * 27 and set(owners) == {1}
