@@ -27,7 +27,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
-from cnnbench.conv1_wgmma import _nvrtc  # noqa: E402
+from cnnbench.conv1_wgmma import _nvrtc, pack_weights  # noqa: E402  (the kernels share the weight layout)
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
@@ -95,17 +95,6 @@ class Kernel:
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
         self._check(self.cuda.cuLaunchKernel(self.function, grid, 1, 1, self.threads, 1, 1, self.shared_bytes, stream,
                                              params, None))
-
-
-def pack_weights(weight: torch.Tensor) -> torch.Tensor:
-    """(64, 3, 11, 11) -> the kernel's shared-memory image of B: for each of 6 chunks of 64 K, 64 rows
-    (output channels) of 128 bytes, 16-byte pieces swizzled by the row (piece q at q ^ (row % 8))."""
-    out_channels = weight.shape[0]
-    taps = F.pad(weight.permute(0, 2, 3, 1).reshape(out_channels, 11, 33), (0, 1)).reshape(out_channels, 374)
-    b = F.pad(taps, (0, 10)).reshape(out_channels, 6, 8, 8).permute(1, 0, 2, 3)     # (chunk, n, piece, 8)
-    swizzle = (torch.arange(8)[None, :] ^ (torch.arange(out_channels) % 8)[:, None]).to(weight.device)
-    index = swizzle[None, :, :, None].expand(6, out_channels, 8, 8)
-    return torch.gather(b, 2, index).contiguous()
 
 
 def conv1_wgmma(kernel: Kernel, grid: int, tiles_per_image: int, x, packed, bias):
