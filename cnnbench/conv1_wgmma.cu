@@ -14,10 +14,14 @@
 //   neighbour's, so 8 pixels two apart fall on 8 disjoint groups of 4 banks.
 // - The weights (K x 64) stay in shared memory for the program's life, 128-byte swizzled for wgmma's B
 //   descriptor.
-// - The tile's output goes through shared memory, and what leaves, in 16-byte pieces, is the row part of
-//   the 3x3, stride-2 max-pool that follows: output column q is the max of pixels 2q, 2q + 1 and 2q + 2
-//   of its row (NaN wins), so the output is 27 wide. Tiles overlap by two pixels, and each window is
-//   stored by the tile that holds its first pixel and the two after it.
+// - The epilogue is the row part of the 3x3, stride-2 max-pool that follows: output column q is the max
+//   of pixels 2q, 2q + 1 and 2q + 2 of its row (NaN wins), so the output is 27 wide. A thread holds two
+//   neighbouring pixels, and takes the next two from the thread of the next fragment row (a shuffle) or,
+//   at a warp's last row, from the next warp (through shared memory). Tiles overlap by two pixels, and
+//   each window is stored by the tile that holds its first pixel and the two after it.
+// - The weights' output channels are permuted so that a thread's accumulators hold channels 8 * quad to
+//   8 * quad + 7 and 32 more than those: the 4 threads of a fragment row store a pixel's 128 bytes in two
+//   16-byte stores each, 64 contiguous bytes per store.
 
 typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
@@ -45,6 +49,8 @@ typedef unsigned long long uint64_t;
 #define ROWS (4 * ((TILE - 2) / OUT_W + 1) + 11)            // input rows a tile reads at most
 #define BUFFER_BYTES (ROWS * ROW_BYTES)
 #define WEIGHT_BYTES 49152          // 6 chunks of 64 K x 64 channels, 8 KB each
+#define EDGE_BYTES 4096             // per warp, its first fragment row's two pixels: 4 threads x 64 bytes
+static_assert(EDGE_BYTES == WARPGROUPS * 4 * 4 * 64, "one edge per warp");
 #define AHEAD 2                     // steps between a fragment's loads and its MMA
 #define SETS (AHEAD + 2)            // fragment register sets: one MMA in flight past the last issued
 
@@ -137,7 +143,7 @@ __device__ __forceinline__ uint4 max_piece(uint4 a, uint4 b) {
 
 // Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * STEP) reads into
 // `buffer`, row i holding input row 4 * first_out_row - 2 + i with 16 zero bytes either side; rows
-// outside the image are zero. The padding is rewritten each time: the staged output overwrites it.
+// outside the image are zero.
 __device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, unsigned char* buffer, int item) {
     const int image = item / TILES, first = item % TILES * STEP;
     const int top_out = first / OUT_W, bottom_out = min(first + TILE - 1, PIXELS - 1) / OUT_W;
@@ -155,10 +161,9 @@ __device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, 
     }
 }
 
-// Piece j (16 bytes: 8 channels) of tile pixel `local` in the staged output, swizzled by (local / 2) % 8
-// so that the 8 pixels a warp's fragment rows hold (two apart) write to 8 different bank groups.
-__device__ __forceinline__ unsigned char* staged_piece(unsigned char* staged, int local, int j) {
-    return staged + local * 128 + 16 * (j ^ ((local >> 1) & 7));
+// The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
+__device__ __forceinline__ int channel_of(int j, int quad) {
+    return 32 * (j / 4) + 8 * quad + 2 * (j % 4);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1)
@@ -168,6 +173,7 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
     // the weights' swizzle atoms must start on 1024 bytes
     unsigned char* weights = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
     unsigned char* buffers = weights + WEIGHT_BYTES;
+    unsigned char* edges = buffers + 2 * BUFFER_BYTES;
     for (int i = threadIdx.x; i < WEIGHT_BYTES / 16; i += THREADS)
         reinterpret_cast<uint4*>(weights)[i] = packed[i];
     __syncthreads();
@@ -213,27 +219,41 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
         }
         wait_mma<0>();
 
-        // the tile's output, rounded, into the row buffer, which every MMA of the program has finished reading
-        __syncthreads();
-        for (int u = 0; u < 2; ++u) {
+        // the tile's output, rounded: pixel local + u's channels channel_of(j, quad) and the next in pixels[u][j]
+        uint32_t pixels[2][8], next[2][8];
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                float2 b = make_float2(0.0f, 0.0f);
-                if (bias) b = bias_pair(bias, 8 * j + 2 * quad);
-                *reinterpret_cast<uint32_t*>(staged_piece(buffer, local + u, j) + 4 * quad) =
-                    round_pair(acc[4 * j + 2 * u] + b.x, acc[4 * j + 2 * u + 1] + b.y);
-            }
+        for (int j = 0; j < 8; ++j) {
+            float2 b = make_float2(0.0f, 0.0f);
+            if (bias) b = bias_pair(bias, channel_of(j, quad));
+#pragma unroll
+            for (int u = 0; u < 2; ++u)
+                pixels[u][j] = round_pair(acc[4 * j + 2 * u] + b.x, acc[4 * j + 2 * u + 1] + b.y);
         }
-        __syncthreads();
-        uint4* out = reinterpret_cast<uint4*>(y);
-        for (int i = threadIdx.x; i < STEP * 8; i += THREADS) {
-            const int pixel = i / 8, j = i % 8, p = first + pixel, column = p % OUT_W;
-            if (p >= PIXELS || column % 2 || column > OUT_W - 3) continue;    // not a window's first pixel
-            uint4 peak = *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel, j));
-            peak = max_piece(peak, *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel + 1, j)));
-            peak = max_piece(peak, *reinterpret_cast<const uint4*>(staged_piece(buffer, pixel + 2, j)));
-            out[(((size_t)image * OUT_W + p / OUT_W) * POOLED_W + column / 2) * 8 + j] = peak;
+        // pixels local + 2 and local + 3: the next fragment row's, or for the last row the next warp's first
+        uint32_t* edge = reinterpret_cast<uint32_t*>(edges) + 16 * (4 * warp + quad);
+#pragma unroll
+        for (int i = 0; i < 16; ++i) {
+            next[i / 8][i % 8] = __shfl_down_sync(0xFFFFFFFFu, pixels[i / 8][i % 8], 4);
+            if (group == 0) edge[i] = pixels[i / 8][i % 8];
         }
-        __syncthreads();    // the next round's copies overwrite the buffer this one read
+        __syncthreads();    // the edges are written, and every MMA of the program has read its rows
+        if (group == 7 && warp + 1 < WARPGROUPS * 4) {
+#pragma unroll
+            for (int i = 0; i < 16; ++i) next[i / 8][i % 8] = edge[64 + i];
+        }
+        // the window that starts at pixel local or else at local + 1, if one does and this tile stores it
+        const bool at_local = (first + local) % OUT_W % 2 == 0 && (first + local) % OUT_W <= OUT_W - 3;
+        const int start = first + local + !at_local, column = start % OUT_W;
+        if (local + !at_local < STEP && start < PIXELS && column % 2 == 0 && column <= OUT_W - 3) {
+            uint32_t peak[8];
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+                peak[j] = at_local ? max_pair(max_pair(pixels[0][j], pixels[1][j]), next[0][j])
+                                   : max_pair(max_pair(pixels[1][j], next[0][j]), next[1][j]);
+            uint4* out = reinterpret_cast<uint4*>(y)
+                         + (((size_t)image * OUT_W + start / OUT_W) * POOLED_W + column / 2) * 8 + quad;
+            out[0] = make_uint4(peak[0], peak[1], peak[2], peak[3]);
+            out[4] = make_uint4(peak[4], peak[5], peak[6], peak[7]);
+        }
     }
 }

@@ -33,7 +33,12 @@ OUT_SHAPE = (55, 27, 64)        # per image, NHWC: the pool's row part of the 55
 TAPS, K = 34, 384               # K elements per kernel row (33 taps and a zero), K padded to 16s
 THREADS = 512                   # 4 warpgroups
 TILES_PER_IMAGE = 12            # tiles of 256 pixels, 254 apart
-SHARED_BYTES = 49152 + 2 * 31 * 1376 + 1024     # weights, two buffers of 31 input rows, alignment
+SHARED_BYTES = 49152 + 2 * 31 * 1376 + 4096 + 1024    # weights, two buffers of 31 input rows, edges, alignment
+# The output channel of each MMA column n = 8j + 2q + e (the kernel's channel_of): a thread's accumulators
+# hold channels 8q to 8q + 7 and 32 more, so its two 16-byte stores of a pixel are 64 contiguous bytes
+# with its three neighbours'.
+_COLUMN = torch.arange(64)
+CHANNEL_ORDER = 32 * (_COLUMN // 32) + 8 * (_COLUMN % 8 // 2) + 2 * (_COLUMN // 8 % 4) + _COLUMN % 2
 _DEFINES = {torch.bfloat16: ["-DELEMENT_BF16"], torch.float16: []}
 _MAX_DYNAMIC_SHARED_SIZE_BYTES = 8  # CUfunction_attribute
 _LOADED = {}                    # (device index, dtype) -> _Kernel, or why it cannot run
@@ -47,8 +52,10 @@ def fits(conv: torch.nn.Conv2d) -> bool:
 
 def pack_weights(weight: torch.Tensor) -> torch.Tensor:
     """The (64, 3, 11, 11) weight as the kernel's shared-memory image of its B operand: K element
-    a * 34 + 3 * pixel + channel of kernel row a, for 6 chunks of 64 K, 64 rows (output channels) of
-    128 bytes each, whose 16-byte pieces are swizzled by the row (piece q stored at q ^ row % 8)."""
+    a * 34 + 3 * pixel + channel of kernel row a, for 6 chunks of 64 K, 64 rows of 128 bytes each,
+    whose 16-byte pieces are swizzled by the row (piece q stored at q ^ row % 8). Row n holds output
+    channel CHANNEL_ORDER[n]."""
+    weight = weight[CHANNEL_ORDER.to(weight.device)]
     out_channels, _, kernel_height, kernel_width = weight.shape
     taps = weight.permute(0, 2, 3, 1).reshape(out_channels, kernel_height, -1)     # a row's taps in memory order
     rows = F.pad(taps, (0, TAPS - taps.shape[-1])).reshape(out_channels, -1)

@@ -16,12 +16,16 @@ def test_pack_weights_puts_each_tap_where_the_kernel_reads_it():
     assert packed.numel() * 2 == 49152     # the kernel's WEIGHT_BYTES in 2-byte elements
     seen = torch.zeros_like(packed, dtype=torch.bool)
     for n in range(64):
+        # MMA column n = 8j + 2q + e holds channel 8q + 2j + e (j < 4) or 32 more (j >= 4): a thread's
+        # pairs j = 0..3 are 8 contiguous channels, and so are its pairs 4..7
+        j, q, e = n // 8, n % 8 // 2, n % 2
+        out_channel = 32 * (j // 4) + 8 * q + 2 * (j % 4) + e
         for k in range(conv1_wgmma.K):
             row, element = divmod(k, conv1_wgmma.TAPS)
             # chunk of 64 K, row n of 128 bytes, 16-byte piece swizzled by n % 8, element in the piece
             at = (k // 64) * 4096 + n * 64 + (((k % 64) // 8) ^ (n % 8)) * 8 + k % 8
             pixel, channel = divmod(element, 3)
-            expected = weight[n, channel, row, pixel] if row < 11 and pixel < 11 else 0.0
+            expected = weight[out_channel, channel, row, pixel] if row < 11 and pixel < 11 else 0.0
             assert packed[at] == expected, (n, k)
             seen[at] = True
     assert seen.all()
@@ -63,8 +67,8 @@ def test_the_launcher_agrees_with_the_kernel_on_tiles_and_shared_memory():
     rows = 4 * ((tile - 2) // out_width + 1) + 11       # input rows of the most output rows a tile spans
     assert conv1_wgmma.THREADS == 128 * int(defines["WARPGROUPS"])
     assert conv1_wgmma.TILES_PER_IMAGE == -(-(pixels - 2) // step)
-    assert conv1_wgmma.SHARED_BYTES == int(defines["WEIGHT_BYTES"]) + 2 * rows * row_bytes + 1024
-    assert tile * 128 <= rows * row_bytes               # the staged output fits the row buffer it reuses
+    assert conv1_wgmma.SHARED_BYTES == (int(defines["WEIGHT_BYTES"]) + 2 * rows * row_bytes
+                                        + int(defines["EDGE_BYTES"]) + 1024)
     # every pool window (its first pixel in an even column up to 52) is stored by exactly one tile
     owners = [sum(t * step <= p < t * step + step for t in range(conv1_wgmma.TILES_PER_IMAGE))
               for p in range(pixels) if p % out_width % 2 == 0 and p % out_width <= out_width - 3]

@@ -215,7 +215,8 @@ def test_conv1_wgmma_gives_the_row_max_of_the_convolution_on_hopper(dtype):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
     packed = conv1_wgmma.pack_weights(conv.weight.detach())
-    for batch, bias in ((2, conv.bias.detach()), (7, None)):      # an odd batch: its last tiles partial
+    # an odd batch, its last tiles partial; 23 images are 276 tiles, 3 rounds of each program on 132 SMs
+    for batch, bias in ((2, conv.bias.detach()), (7, None), (23, conv.bias.detach())):
         x = torch.randn(batch, 3, 224, 224, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
         full = torch.nn.functional.conv2d(x.float(), conv.weight.float(), None if bias is None else bias.float(), 4, 2)
         expected = torch.nn.functional.max_pool2d(full, (1, 3), (1, 2)).permute(0, 2, 3, 1)

@@ -27,12 +27,17 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
-from cnnbench.conv1_wgmma import _nvrtc, pack_weights  # noqa: E402  (the kernels share the weight layout)
+from cnnbench import conv1_wgmma as product  # noqa: E402  (the kernels share the weight layout)
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
 
 SOURCE = Path(__file__).with_suffix(".cu")
+
+
+def pack_weights(weight: torch.Tensor) -> torch.Tensor:
+    """The product's B layout with the channels in order: this kernel stores MMA column n as channel n."""
+    return product.pack_weights(weight[torch.argsort(product.CHANNEL_ORDER).to(weight.device)])
 
 
 def geometry(warpgroups: int) -> tuple:
@@ -46,7 +51,7 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 
 
 def compile_cubin(source: str, defines: dict, arch: str = "sm_90a") -> bytes:
-    nvrtc = _nvrtc()
+    nvrtc = product._nvrtc()
     program = ctypes.c_void_p()
     assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"conv1_wgmma.cu", 0, None, None) == 0
     options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"]
