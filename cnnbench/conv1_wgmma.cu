@@ -2,10 +2,9 @@
 // fp16/bf16 image, as an implicit GEMM on Hopper's wgmma (sm_90a) with the image operand in registers.
 // Compiled at run time by NVRTC (conv1_wgmma.py), which defines ELEMENT_BF16 for bf16 (else fp16).
 //
-// A GEMM row is one output pixel; its K runs over the 11 kernel rows' first 32 elements (pixels 0-9 and
-// two channels of pixel 10: 64 contiguous bytes of the staged row, two K steps, so no step straddles two
-// kernel rows), then the 11 rows' last element (pixel 10's third channel), 363 in all, padded to 368:
-// 1.4% more multiply-adds than the convolution has.
+// A GEMM row is one output pixel; its K runs over the 11 kernel rows, 34 elements each (the window's 11
+// pixels x 3 channels and one zero tap, so that a thread's K pair never straddles two kernel rows), 374
+// in all, padded to 384: 6% more multiply-adds than the convolution has.
 // - A persistent program of 4 warpgroups takes tiles of 256 output pixels of one image. It copies the
 //   input rows a tile reads into shared memory once (cp.async, double-buffered: the next tile's rows
 //   arrive during this tile's MMAs).
@@ -39,8 +38,9 @@ typedef unsigned long long uint64_t;
 #define IN_H 224
 #define ROW_CHUNKS 84               // 224 pixels x 3 channels x 2 bytes = 1344 bytes, in 16-byte chunks
 #define ROW_BYTES 1376              // a staged row: 16 zero bytes, the image row, 16 zero bytes
-#define ROW_K 32                    // K elements per kernel row before the last step
-#define K_STEPS 23                  // K = 368 in steps of 16; the last holds each kernel row's 33rd element
+#define TAPS 34                     // K elements per kernel row
+#define K_USED 374                  // 11 x 34
+#define K_STEPS 24                  // K = 384 in steps of 16
 #define WARPGROUPS 4
 #define THREADS (128 * WARPGROUPS)
 #define TILE (64 * WARPGROUPS)      // output pixels per tile
@@ -64,42 +64,21 @@ __device__ __forceinline__ uint32_t load_shared(uint32_t address) {
     return v;
 }
 
-__device__ __forceinline__ uint32_t load_shared_half(uint32_t address) {
-    unsigned short v;
-    asm volatile("ld.shared.u16 %0, [%1];" : "=h"(v) : "r"(address));
-    return v;
-}
-
-// Byte offset, within a pixel's window, of K element k. Before the last step, k is even and its pair
-// (element k % 32 of kernel row k / 32 and the next) is 4 contiguous bytes; in the last step, element
-// 32 of kernel row k - 352 (byte 64: pixel 10, channel 2), and past the 11 rows the window's first
-// element again (image values, times zero weights).
+// Byte offset, within a pixel's window, of K element k (even): kernel row k / 34, element k % 34 of it.
+// The padding K elements read the first row's elements (image values, times zero weights).
 __device__ __forceinline__ int k_offset(int k) {
-    if (k < 11 * ROW_K) return (k / ROW_K) * ROW_BYTES + 2 * (k % ROW_K);
-    return k < 11 * ROW_K + 11 ? (k - 11 * ROW_K) * ROW_BYTES + 64 : 0;
-}
-
-// K elements k and k + 1 of the last step, from two kernel rows: one register, k in the low half.
-__device__ __forceinline__ uint32_t load_last_pair(uint32_t window, int k) {
-    return load_shared_half(window + k_offset(k)) | (load_shared_half(window + k_offset(k + 1)) << 16);
+    return k < K_USED ? (k / TAPS) * ROW_BYTES + 2 * (k % TAPS) : 2 * (k - K_USED);
 }
 
 // This thread's A fragment of K step s: rows g (window[0]) and g + 8 (window[1]), K pairs 2 * quad and
 // 2 * quad + 8 of the step.
 __device__ __forceinline__ void load_fragment(uint32_t (&a)[4], uint32_t base, const int (&window)[2], int s,
                                               int quad) {
-    const int low = 16 * s + 2 * quad, high = low + 8;
-    if (s == K_STEPS - 1) {
-        a[0] = load_last_pair(base + window[0], low);
-        a[1] = load_last_pair(base + window[1], low);
-        a[2] = load_last_pair(base + window[0], high);
-        a[3] = load_last_pair(base + window[1], high);
-    } else {
-        a[0] = load_shared(base + window[0] + k_offset(low));
-        a[1] = load_shared(base + window[1] + k_offset(low));
-        a[2] = load_shared(base + window[0] + k_offset(high));
-        a[3] = load_shared(base + window[1] + k_offset(high));
-    }
+    const int low = k_offset(16 * s + 2 * quad), high = k_offset(16 * s + 8 + 2 * quad);
+    a[0] = load_shared(base + window[0] + low);
+    a[1] = load_shared(base + window[1] + low);
+    a[2] = load_shared(base + window[0] + high);
+    a[3] = load_shared(base + window[1] + high);
 }
 
 // wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.

@@ -30,7 +30,7 @@ SOURCE = Path(__file__).with_name("conv1_wgmma.cu")
 CONV = (3, 64, (11, 11), (4, 4), (2, 2))
 IMAGE = (224, 224)
 OUT_SHAPE = (55, 27, 64)        # per image, NHWC: the pool's row part of the 55 x 55 output
-K = 384                         # K elements in the packed weights (the kernel's steps use 368)
+TAPS, K = 34, 384               # K elements per kernel row (33 taps and a zero), K padded to 16s
 THREADS = 512                   # 4 warpgroups
 TILES_PER_IMAGE = 12            # tiles of 256 pixels, 254 apart
 SHARED_BYTES = 49152 + 2 * 31 * 1376 + 4096 + 1024    # weights, two buffers of 31 input rows, edges, alignment
@@ -50,33 +50,16 @@ def fits(conv: torch.nn.Conv2d) -> bool:
             == CONV and conv.groups == 1 and tuple(conv.dilation) == (1, 1) and conv.padding_mode == "zeros")
 
 
-def _k_order() -> torch.Tensor:
-    """For each of the kernel's K elements, its index in a (channel, kernel row, kernel column)-flattened
-    weight, or 363: zero. Kernel row a's first 32 elements (columns 0-9 and two channels of column 10) are
-    K elements 32a to 32a + 31, and the 11 rows' last elements (column 10, channel 2) follow from 352."""
-    order = []
-    for k in range(K):
-        if k < 352:
-            row, (column, channel) = k // 32, divmod(k % 32, 3)
-        elif k < 363:
-            row, column, channel = k - 352, 10, 2
-        else:
-            order.append(363)
-            continue
-        order.append(channel * 121 + row * 11 + column)
-    return torch.tensor(order)
-
-
-K_ORDER = _k_order()
-
-
 def pack_weights(weight: torch.Tensor) -> torch.Tensor:
-    """The (64, 3, 11, 11) weight as the kernel's shared-memory image of its B operand: K element k holds
-    the weight K_ORDER[k], for 6 chunks of 64 K, 64 rows of 128 bytes each, whose 16-byte pieces are
-    swizzled by the row (piece q stored at q ^ row % 8). Row n holds output channel CHANNEL_ORDER[n]."""
-    out_channels = weight.shape[0]
-    flat = F.pad(weight[CHANNEL_ORDER.to(weight.device)].reshape(out_channels, -1), (0, 1))     # and a zero
-    chunks = flat[:, K_ORDER.to(weight.device)].reshape(out_channels, K // 64, 8, 8).permute(1, 0, 2, 3)
+    """The (64, 3, 11, 11) weight as the kernel's shared-memory image of its B operand: K element
+    a * 34 + 3 * pixel + channel of kernel row a, for 6 chunks of 64 K, 64 rows of 128 bytes each,
+    whose 16-byte pieces are swizzled by the row (piece q stored at q ^ row % 8). Row n holds output
+    channel CHANNEL_ORDER[n]."""
+    weight = weight[CHANNEL_ORDER.to(weight.device)]
+    out_channels, _, kernel_height, kernel_width = weight.shape
+    taps = weight.permute(0, 2, 3, 1).reshape(out_channels, kernel_height, -1)     # a row's taps in memory order
+    rows = F.pad(taps, (0, TAPS - taps.shape[-1])).reshape(out_channels, -1)
+    chunks = F.pad(rows, (0, K - rows.shape[-1])).reshape(out_channels, K // 64, 8, 8).permute(1, 0, 2, 3)
     rows_mod_8 = torch.arange(out_channels, device=weight.device) % 8
     swizzle = torch.arange(8, device=weight.device)[None, :] ^ rows_mod_8[:, None]
     return torch.gather(chunks, 2, swizzle[None, :, :, None].expand_as(chunks)).contiguous()

@@ -27,7 +27,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
-from cnnbench import conv1_wgmma as product  # noqa: E402
+from cnnbench import conv1_wgmma as product  # noqa: E402  (the kernels share the weight layout)
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
@@ -36,15 +36,8 @@ SOURCE = Path(__file__).with_suffix(".cu")
 
 
 def pack_weights(weight: torch.Tensor) -> torch.Tensor:
-    """This kernel's B operand: K element a * 34 + 3 * pixel + channel of kernel row a (34 per row, the
-    last a zero), K padded to 384, in 6 chunks of 64 K, 64 rows (output channels, in order) of 128 bytes
-    each, whose 16-byte pieces are swizzled by the row (piece q stored at q ^ row % 8). The product's
-    kernel reads another K order and permutes its channels (cnnbench.conv1_wgmma.pack_weights)."""
-    taps = weight.permute(0, 2, 3, 1).reshape(64, 11, 33)       # a row's taps in memory order
-    rows = F.pad(F.pad(taps, (0, 1)).reshape(64, -1), (0, 384 - 11 * 34))
-    chunks = rows.reshape(64, 6, 8, 8).permute(1, 0, 2, 3)
-    swizzle = torch.arange(8, device=weight.device)[None, :] ^ (torch.arange(64, device=weight.device) % 8)[:, None]
-    return torch.gather(chunks, 2, swizzle[None, :, :, None].expand_as(chunks)).contiguous()
+    """The product's B layout with the channels in order: this kernel stores MMA column n as channel n."""
+    return product.pack_weights(weight[torch.argsort(product.CHANNEL_ORDER).to(weight.device)])
 
 
 def geometry(warpgroups: int) -> tuple:
