@@ -130,15 +130,11 @@ __device__ __forceinline__ float2 bias_pair(const unsigned short* bias, int chan
 #endif
 }
 
-// The elementwise max of two 16-byte pieces (8 elements), NaN winning as in PyTorch's max-pool.
+// The elementwise max of two pairs of elements, NaN winning as in PyTorch's max-pool.
 __device__ __forceinline__ uint32_t max_pair(uint32_t a, uint32_t b) {
     uint32_t d;
     asm("max.NaN." MMA_TYPE "x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
     return d;
-}
-
-__device__ __forceinline__ uint4 max_piece(uint4 a, uint4 b) {
-    return make_uint4(max_pair(a.x, b.x), max_pair(a.y, b.y), max_pair(a.z, b.z), max_pair(a.w, b.w));
 }
 
 // Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * STEP) reads into

@@ -27,7 +27,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
-from cnnbench import conv1_wgmma as product  # noqa: E402  (the kernels share the weight layout)
+from cnnbench import conv1_wgmma as product  # noqa: E402  (its weight layout, channels in order)
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
 from layer_energy import per_call  # noqa: E402
