@@ -113,6 +113,16 @@ __device__ __forceinline__ void mma(float (&d)[32], const uint32_t (&a)[4], uint
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
 }
 
+// Fragment row u's channels 8 * j + 2 * quad and the next, plus their bias, rounded to a bf16 pair (the
+// first channel in the low half).
+__device__ __forceinline__ uint32_t biased_pair(const float (&acc)[32], const float* bias, int j, int u, int quad) {
+    const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + 2 * quad);
+    uint32_t pair;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair)
+        : "f"(acc[4 * j + 2 * u + 1] + b.y), "f"(acc[4 * j + 2 * u] + b.x));
+    return pair;
+}
+
 // Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * TILE) reads
 // into `buffer`, row i holding input row 4 * first_out_row - 2 + i; rows outside the image are zeroed.
 __device__ __forceinline__ void stage_rows(const bf16* __restrict__ x, unsigned char* buffer, int item) {
@@ -206,11 +216,8 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
             unsigned char* row = buffer + local * 128 + 4 * quad;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + 2 * quad);
-                uint32_t pair;      // the first channel in the low half
-                asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(acc[4 * j + 2 * u + 1] + b.y),
-                    "f"(acc[4 * j + 2 * u] + b.x));
-                *reinterpret_cast<uint32_t*>(row + 16 * (j ^ ((local >> 1) & 7))) = pair;
+                *reinterpret_cast<uint32_t*>(row + 16 * (j ^ ((local >> 1) & 7))) =
+                    biased_pair(acc, bias, j, u, quad);
             }
         }
         __syncthreads();
@@ -227,11 +234,7 @@ conv1_wgmma(const bf16* __restrict__ x, const uint4* __restrict__ packed, const 
             bf16* out = y + ((size_t)image * PIXELS + p) * 64 + 2 * quad;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const float2 b = *reinterpret_cast<const float2*>(bias + 8 * j + 2 * quad);
-                uint32_t pair;      // the first channel in the low half
-                asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(acc[4 * j + 2 * u + 1] + b.y),
-                    "f"(acc[4 * j + 2 * u] + b.x));
-                *reinterpret_cast<uint32_t*>(out + 8 * j) = pair;
+                *reinterpret_cast<uint32_t*>(out + 8 * j) = biased_pair(acc, bias, j, u, quad);
             }
         }
 #endif
