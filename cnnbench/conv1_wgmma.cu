@@ -14,11 +14,19 @@
 //   neighbour's, so 8 pixels two apart fall on 8 disjoint groups of 4 banks.
 // - The weights (K x 64) stay in shared memory for the program's life, 128-byte swizzled for wgmma's B
 //   descriptor.
-// - The epilogue is the row part of the 3x3, stride-2 max-pool that follows: output column q is the max
-//   of pixels 2q, 2q + 1 and 2q + 2 of its row (NaN wins), so the output is 27 wide. A thread holds two
-//   neighbouring pixels, and takes the next two from the thread of the next fragment row (a shuffle) or,
-//   at a warp's last row, from the next warp (through shared memory). Tiles overlap by two pixels, and
-//   each window is stored by the tile that holds its first pixel and the two after it.
+// - The epilogue runs the 3x3, stride-2 max-pool that follows and the ReLU after it, so the kernel writes
+//   the pool's 27 x 27 output, bias added before rounding. Row part: window q of a row is the max of
+//   pixels 2q, 2q + 1 and 2q + 2 (NaN wins). A thread holds two neighbouring pixels, and takes the next
+//   two from the thread of the next fragment row (a shuffle) or, at a warp's last row, from the next warp
+//   (through shared memory). Tiles overlap by two pixels, and each window is stored by the tile that holds
+//   its first pixel and the two after it, into a ring of 8 rows of row maxima in shared memory.
+// - Column part: a program takes the 12 tiles of an image in order, so once a tile has stored the last
+//   window of conv row 2i + 2, pooled row i is the max of ring rows 2i to 2i + 2. The ring holds every row
+//   a pooled row still needs: 2 rows left over and the at most 6 a tile touches. Images left over after
+//   the last round of whole images (images % programs) go in bands, one pooled row per tile (its 3 conv
+//   rows), where those finish sooner than one more round of whole images (conv1_wgmma.py's schedule).
+// - Where few images leave programs idle (a batch of 32: 3 rounds of tiles against 12 of whole images),
+//   the kernel stores the row maxima instead, each tile on its own, for the caller to finish the pool.
 // - The weights' output channels are permuted so that a thread's accumulators hold channels 8 * quad to
 //   8 * quad + 7 and 32 more than those: the 4 threads of a fragment row store a pixel's 128 bytes in two
 //   16-byte stores each, 64 contiguous bytes per store.
@@ -51,6 +59,9 @@ typedef unsigned long long uint64_t;
 #define WEIGHT_BYTES 49152          // 6 chunks of 64 K x 64 channels, 8 KB each
 #define EDGE_BYTES 4096             // per warp, its first fragment row's two pixels: 4 threads x 64 bytes
 static_assert(EDGE_BYTES == WARPGROUPS * 4 * 4 * 64, "one edge per warp");
+#define RING_ROWS 8                 // rows of row maxima a program keeps (a power of 2)
+#define RING_BYTES (RING_ROWS * POOLED_W * 128)
+#define BAND (3 * OUT_W)            // the pixels of the 3 conv rows of one pooled row
 #define AHEAD 2                     // steps between a fragment's loads and its MMA
 #define SETS (AHEAD + 2)            // fragment register sets: one MMA in flight past the last issued
 
@@ -137,11 +148,45 @@ __device__ __forceinline__ uint32_t max_pair(uint32_t a, uint32_t b) {
     return d;
 }
 
-// Copies the input rows that tile `item` (image item / TILES, pixels from item % TILES * STEP) reads into
-// `buffer`, row i holding input row 4 * first_out_row - 2 + i with 16 zero bytes either side; rows
-// outside the image are zero.
-__device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, unsigned char* buffer, int item) {
-    const int image = item / TILES, first = item % TILES * STEP;
+// A program's k-th tile: output pixels first to first + TILE - 1 of an image; it stores the windows that
+// start before pixel first + limit, and pooled rows lo to hi - 1 are complete after it.
+struct Tile {
+    int image, first, limit, lo, hi;
+};
+
+// The pooled rows whose last window starts before pixel p: row i's starts at (2i + 2) * OUT_W + OUT_W - 3.
+__device__ __forceinline__ int pooled_rows_before(int p) {
+    const int last_of_row_0 = 3 * OUT_W - 3;
+    return p <= last_of_row_0 ? 0 : min(POOLED_W, (p - last_of_row_0 + 2 * OUT_W - 1) / (2 * OUT_W));
+}
+
+// This program's k-th tile, false past its last. Pooling: first the 12 tiles of each of its images below
+// `banded_from`, in order, then its share of the bands of the images from there on. Else every
+// gridDim.x-th tile of the batch, storing row maxima (no pooled rows).
+__device__ __forceinline__ bool tile_of(int k, int images, int banded_from, bool pooling, Tile& tile) {
+    if (!pooling) {
+        const int item = (int)blockIdx.x + (int)gridDim.x * k;
+        tile = {item / TILES, item % TILES * STEP, STEP, 0, 0};
+        return item < images * TILES;
+    }
+    const int whole = (banded_from - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
+    if (k < whole * TILES) {
+        const int t = k % TILES;
+        tile = {(int)blockIdx.x + (int)gridDim.x * (k / TILES), t * STEP, STEP,
+                pooled_rows_before(t * STEP), pooled_rows_before((t + 1) * STEP)};
+        return true;
+    }
+    const int band = (int)blockIdx.x + (int)gridDim.x * (k - whole * TILES), row = band % POOLED_W;
+    if (band >= (images - banded_from) * POOLED_W) return false;
+    tile = {banded_from + band / POOLED_W, 2 * OUT_W * row, BAND, row, row + 1};
+    return true;
+}
+
+// Copies the input rows that `tile` reads into `buffer`, row i holding input row 4 * first_out_row - 2 + i
+// with 16 zero bytes either side; rows outside the image are zero.
+__device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, unsigned char* buffer,
+                                           const Tile& tile) {
+    const int image = tile.image, first = tile.first;
     const int top_out = first / OUT_W, bottom_out = min(first + TILE - 1, PIXELS - 1) / OUT_W;
     const int rows = 4 * (bottom_out - top_out) + 11, top = 4 * top_out - 2;
     const unsigned char* source = x + (size_t)image * IN_H * ROW_CHUNKS * 16;
@@ -157,6 +202,20 @@ __device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, 
     }
 }
 
+// Pooled rows lo to hi - 1 of `image` from the ring, ReLU'd: each the max of ring rows 2i to 2i + 2.
+__device__ __forceinline__ void store_pooled(const uint4* ring, uint4* __restrict__ y, int image, int lo, int hi) {
+    const int row_pieces = POOLED_W * 8;     // 16-byte pieces of a row: 27 windows x 64 channels
+    for (int c = threadIdx.x; c < (hi - lo) * row_pieces; c += THREADS) {
+        const int i = lo + c / row_pieces, piece = c % row_pieces;
+        const uint4 a = ring[(2 * i) % RING_ROWS * row_pieces + piece];
+        const uint4 b = ring[(2 * i + 1) % RING_ROWS * row_pieces + piece];
+        const uint4 d = ring[(2 * i + 2) % RING_ROWS * row_pieces + piece];
+        y[((size_t)image * POOLED_W + i) * row_pieces + piece] =
+            make_uint4(max_pair(max_pair(max_pair(a.x, b.x), d.x), 0), max_pair(max_pair(max_pair(a.y, b.y), d.y), 0),
+                       max_pair(max_pair(max_pair(a.z, b.z), d.z), 0), max_pair(max_pair(max_pair(a.w, b.w), d.w), 0));
+    }
+}
+
 // The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
 __device__ __forceinline__ int channel_of(int j, int quad) {
     return 32 * (j / 4) + 8 * quad + 2 * (j % 4);
@@ -164,31 +223,36 @@ __device__ __forceinline__ int channel_of(int j, int quad) {
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1)
 conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packed,
-            const unsigned short* __restrict__ bias, unsigned char* __restrict__ y, int images) {
+            const unsigned short* __restrict__ bias, uint4* __restrict__ y, int images, int banded_from,
+            int pooling) {
     extern __shared__ unsigned char dynamic_shared[];
     // the weights' swizzle atoms must start on 1024 bytes
     unsigned char* weights = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
     unsigned char* buffers = weights + WEIGHT_BYTES;
     unsigned char* edges = buffers + 2 * BUFFER_BYTES;
+    uint4* ring = reinterpret_cast<uint4*>(edges + EDGE_BYTES);
     for (int i = threadIdx.x; i < WEIGHT_BYTES / 16; i += THREADS)
         reinterpret_cast<uint4*>(weights)[i] = packed[i];
     __syncthreads();
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
     const uint32_t weights_address = shared_address(weights);
-    const int total = images * TILES;
-    int item = blockIdx.x;
-    if (item < total) stage_rows(x, buffers, item);
+    Tile tile, next;
+    int done[3] = {0, 0, 0};    // the tile before's image and pooled rows lo, hi: not stored yet
+    bool more = tile_of(0, images, banded_from, pooling, tile);
+    if (more) stage_rows(x, buffers, tile);
     asm volatile("cp.async.commit_group;");
 
-    for (int round = 0; item < total; item += gridDim.x, ++round) {
+    for (int round = 0; more; ++round) {
         unsigned char* buffer = buffers + (round & 1) * BUFFER_BYTES;
-        if (item + gridDim.x < total) stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, item + gridDim.x);
+        if (tile_of(round + 1, images, banded_from, pooling, next)) stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, next);
         asm volatile("cp.async.commit_group;");
         asm volatile("cp.async.wait_group 1;" ::: "memory");
-        __syncthreads();
+        __syncthreads();    // this tile's rows are staged, and the tile before stored its windows in the ring
+        // the pooled rows the tile before completed (their ring rows are not written before the next barrier)
+        store_pooled(ring, y, done[0], done[1], done[2]);
 
-        const int image = item / TILES, first = item % TILES * STEP, top_out = first / OUT_W;
+        const int first = tile.first, limit = tile.limit, top_out = first / OUT_W;
         const int local = warp * 16 + 2 * group;        // rows g: this tile pixel; rows g + 8: the next
         int window[2];
         for (int u = 0; u < 2; ++u) {
@@ -232,7 +296,8 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
             next[i / 8][i % 8] = __shfl_down_sync(0xFFFFFFFFu, pixels[i / 8][i % 8], 4);
             if (group == 0) edge[i] = pixels[i / 8][i % 8];
         }
-        __syncthreads();    // the edges are written, and every MMA of the program has read its rows
+        __syncthreads();    // the edges are written, every MMA of the program has read its rows, and the
+                            // pooled rows of the tile before are stored
         if (group == 7 && warp + 1 < WARPGROUPS * 4) {
 #pragma unroll
             for (int i = 0; i < 16; ++i) next[i / 8][i % 8] = edge[64 + i];
@@ -240,16 +305,20 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
         // the window that starts at pixel local or else at local + 1, if one does and this tile stores it
         const bool at_local = (first + local) % OUT_W % 2 == 0 && (first + local) % OUT_W <= OUT_W - 3;
         const int start = first + local + !at_local, column = start % OUT_W;
-        if (local + !at_local < STEP && start < PIXELS && column % 2 == 0 && column <= OUT_W - 3) {
+        if (local + !at_local < limit && start < PIXELS && column % 2 == 0 && column <= OUT_W - 3) {
             uint32_t peak[8];
 #pragma unroll
             for (int j = 0; j < 8; ++j)
                 peak[j] = at_local ? max_pair(max_pair(pixels[0][j], pixels[1][j]), next[0][j])
                                    : max_pair(max_pair(pixels[1][j], next[0][j]), next[1][j]);
-            uint4* out = reinterpret_cast<uint4*>(y)
-                         + (((size_t)image * OUT_W + start / OUT_W) * POOLED_W + column / 2) * 8 + quad;
+            uint4* out = (pooling ? ring + (start / OUT_W) % RING_ROWS * POOLED_W * 8
+                                  : y + ((size_t)tile.image * OUT_W + start / OUT_W) * POOLED_W * 8) + column / 2 * 8 + quad;
             out[0] = make_uint4(peak[0], peak[1], peak[2], peak[3]);
             out[4] = make_uint4(peak[4], peak[5], peak[6], peak[7]);
         }
+        done[0] = tile.image, done[1] = tile.lo, done[2] = tile.hi;
+        more = tile_of(round + 1, images, banded_from, pooling, tile);
     }
+    __syncthreads();    // the last tile's windows are in the ring
+    store_pooled(ring, y, done[0], done[1], done[2]);
 }

@@ -1,4 +1,4 @@
-"""AlexNet's conv1 and the row part of pool1 as one CUDA C++ kernel on Hopper's wgmma (conv1_wgmma.cu).
+"""AlexNet's conv1, its bias, pool1 and the ReLU as one CUDA C++ kernel on Hopper's wgmma (conv1_wgmma.cu).
 
 Where cuDNN and Triton stop: conv_pairs (kernels.py) gathers its image tiles through the L1 and
 issues 48% more multiply-adds than conv1 has; this kernel copies each tile's input rows into shared
@@ -23,17 +23,24 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .device import on_device
 
 SOURCE = Path(__file__).with_name("conv1_wgmma.cu")
 # The convolution the kernel computes: (in, out) channels, kernel, stride, padding, and its input size
 CONV = (3, 64, (11, 11), (4, 4), (2, 2))
 IMAGE = (224, 224)
-OUT_SHAPE = (55, 27, 64)        # per image, NHWC: the pool's row part of the 55 x 55 output
+OUT_SHAPE = (27, 27, 64)        # per image, NHWC: the 3x3, stride-2 max-pool of the 55 x 55 output
+ROW_MAX_SHAPE = (55, 27, 64)    # per image, NHWC: the pool's row part, where the kernel stores that
 TAPS, K = 34, 384               # K elements per kernel row (33 taps and a zero), K padded to 16s
 THREADS = 512                   # 4 warpgroups
 TILES_PER_IMAGE = 12            # tiles of 256 pixels, 254 apart
-SHARED_BYTES = 49152 + 2 * 31 * 1376 + 4096 + 1024    # weights, two buffers of 31 input rows, edges, alignment
+POOLED_ROWS = 27                # an image in bands: one tile per pooled row
+# pool1's column part, in its own kernel, took 15% as long as conv1_wgmma at batch 4096 on an H200
+# (270 us against 1,799: docs/speed-steps.md): what a round of whole images may cost more than tiles
+COLUMN_PASS_SHARE = 0.15
+# weights, two buffers of 31 input rows, edges, a ring of 8 rows of row maxima, alignment
+SHARED_BYTES = 49152 + 2 * 31 * 1376 + 4096 + 8 * 27 * 128 + 1024
 # The output channel of each MMA column n = 8j + 2q + e (the kernel's channel_of): a thread's accumulators
 # hold channels 8q to 8q + 7 and 32 more, so its two 16-byte stores of a pixel are 64 contiguous bytes
 # with its three neighbours'.
@@ -126,15 +133,35 @@ class _Kernel:
             self._driver.cuGetErrorString(status, ctypes.byref(message))
             raise RuntimeError(f"conv1_wgmma: CUDA driver error {status} ({(message.value or b'').decode()})")
 
-    def __call__(self, x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], y: torch.Tensor) -> None:
-        images = x.shape[0]
+    def __call__(self, x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], y: torch.Tensor,
+                 plan: tuple) -> None:
+        pooling, banded_from, grid = plan
         values = [ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(packed.data_ptr()),
                   ctypes.c_void_p(0 if bias is None else bias.data_ptr()), ctypes.c_void_p(y.data_ptr()),
-                  ctypes.c_int(images)]
+                  ctypes.c_int(x.shape[0]), ctypes.c_int(banded_from), ctypes.c_int(pooling)]
         arguments = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
         stream = ctypes.c_void_p(torch.cuda.current_stream(x.device).cuda_stream)
-        self._check(self._driver.cuLaunchKernel(self._function, min(self.programs, images * TILES_PER_IMAGE), 1, 1,
+        self._check(self._driver.cuLaunchKernel(self._function, grid, 1, 1,
                                                 THREADS, 1, 1, SHARED_BYTES, stream, arguments, None))
+
+
+def schedule(images: int, programs: int) -> tuple:
+    """(pooling, banded_from, grid) for a batch of `images` on `programs` programs (one per SM).
+    Pooling, the kernel takes images below banded_from whole, 12 tiles in order in one program, and
+    the rest in bands, one tile per pooled row: the images left after the last full round of whole
+    images go in bands where their bands take fewer rounds than one more round of whole images.
+    Where that takes more rounds of tiles than storing row maxima tile by tile, plus the column
+    pass's share, the kernel stores row maxima (pooling False, banded_from unused)."""
+    def rounds(tiles: int) -> int:
+        return -(-tiles // programs)
+
+    left = images % programs
+    banded_from = images - left if rounds(left * POOLED_ROWS) < TILES_PER_IMAGE else images
+    pooled_rounds = rounds(banded_from) * TILES_PER_IMAGE + rounds((images - banded_from) * POOLED_ROWS)
+    row_max_rounds = rounds(images * TILES_PER_IMAGE)
+    if pooled_rounds > (1 + COLUMN_PASS_SHARE) * row_max_rounds:
+        return False, images, min(programs, images * TILES_PER_IMAGE)
+    return True, banded_from, min(programs, max(banded_from, (images - banded_from) * POOLED_ROWS))
 
 
 def _load(device_index: int, dtype: torch.dtype):
@@ -166,10 +193,10 @@ def unavailable(device_index: int, dtype: torch.dtype) -> str:
     return loaded if isinstance(loaded, str) else ""
 
 
-def conv1_row_max(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """The convolution of the channels_last (n, 3, 224, 224) image x (+ bias), then the max over each
-    row's 3-wide windows at stride 2: the (n, 55, 27, 64) NHWC tensor that pool1's column part reads.
-    `packed` comes from pack_weights; x, packed and bias share x's dtype (fp16 or bf16)."""
+def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """relu(max_pool2d(conv(x) + bias, 3, 2)) of the channels_last (n, 3, 224, 224) image x, the bias
+    added before rounding: the (n, 27, 27, 64) NHWC tensor. `packed` comes from pack_weights; x, packed
+    and bias share x's dtype (fp16 or bf16)."""
     reason = unavailable(x.device.index if x.is_cuda else -1, x.dtype)
     if reason:
         raise RuntimeError(f"conv1_wgmma cannot run: {reason}")
@@ -181,16 +208,23 @@ def conv1_row_max(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Te
     x = x.contiguous(memory_format=torch.channels_last)
     if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the image
         x = x.clone(memory_format=torch.channels_last)
-    y = torch.empty((x.shape[0], *OUT_SHAPE), dtype=x.dtype, device=x.device)
+    kernel = _LOADED[x.device.index, x.dtype]
+    plan = schedule(x.shape[0], kernel.programs)
+    y = torch.empty((x.shape[0], *(OUT_SHAPE if plan[0] else ROW_MAX_SHAPE)), dtype=x.dtype, device=x.device)
     with on_device(x.device):
-        _LOADED[x.device.index, x.dtype](x, packed.contiguous(), bias, y)
-    return y
+        kernel(x, packed.contiguous(), bias, y, plan)
+        if plan[0]:
+            return y
+        rows = y.permute(0, 3, 1, 2)       # the pool's column part, then the ReLU
+        if kernels.kernel_unavailable(rows):
+            return F.relu_(F.max_pool2d(rows, (3, 1), (2, 1))).permute(0, 2, 3, 1).contiguous()
+        return F.relu_(kernels.max_pool(rows, (3, 1), (2, 1)))
 
 
 if hasattr(torch.library, "custom_op"):
     @torch.library.custom_op("cnnbench::conv1_wgmma", mutates_args=())
     def _conv1_op(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-        return conv1_row_max(x, packed, bias)
+        return conv1_pool_relu(x, packed, bias)
 
     @_conv1_op.register_fake
     def _(x, packed, bias):

@@ -80,7 +80,8 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         conv_out = math.prod(module.conv_output_shape(inputs))
         macs = conv_out * module.in_channels * math.prod(module.kernel_size)
         bias_adds = conv_out if module.bias is not None else 0
-        elementwise_flop = _max_pool_comparisons(n_out, 3) if module.pools else 0     # the 3x3 pool it runs
+        # the 3x3 pool it runs and the ReLU after it
+        elementwise_flop = _max_pool_comparisons(n_out, 3) + n_out if module.pools else 0
     elif isinstance(module, nn.Linear):
         macs = n_out * module.in_features
         bias_adds = n_out if module.bias is not None else 0

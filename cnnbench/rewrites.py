@@ -29,12 +29,13 @@ Where the Triton kernels run (fp16/bf16 channels_last input on CUDA) and the bat
 images or more, one kernel (kernels.conv_pairs) computes the convolution straight from the image,
 two neighbouring output pixels per GEMM row (twice the output channels wide), over the span of
 each input row that both windows cover; its output is the channels_last output image. Where a
-3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_pool): the kernel
-stores each row's max over the pool's windows, half as wide, and a (3, 1) max-pool over rows
-finishes it, so the full-size output is never written. Max is exact, so the bits are the pool's.
-On a GPU of compute capability 9.0 (Hopper), AlexNet's conv1 with its pool runs instead as one CUDA
-C++ kernel on wgmma (conv1_wgmma.py) that copies each tile's image rows into shared memory once and
-stores the same row max; where it cannot run, the run-time check records why, and the pairs form runs.
+3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_relu_and_pool), with the bias
+and ReLU between: the kernel stores each row's max over the pool's windows, half as wide, and a
+(3, 1) max-pool over rows finishes it, so the full-size output is never written. Max is exact, so
+the bits are the pool's. On a GPU of compute capability 9.0 (Hopper), AlexNet's conv1 with its
+bias, pool and ReLU runs instead as one CUDA C++ kernel on wgmma (conv1_wgmma.py) that copies each
+tile's image rows into shared memory once and writes the pooled output; where it cannot run, the
+run-time check records why, and the pairs form runs.
 
 In eager forwards on fp16/bf16 channels_last CUDA input, the max-pools (and that column part) run
 as one Triton kernel each (kernels.max_pool) instead of PyTorch's NHWC max-pool, which moved
@@ -104,7 +105,7 @@ class SpaceToDepthConv2d(nn.Module):
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        self.pools = False    # whether it runs the 3x3, stride-2 max-pool that follows (take_pool)
+        self.pools = False    # whether it runs the ReLU and 3x3, stride-2 max-pool that follow (take_relu_and_pool)
         self.stride = conv.stride[0]
         s = self.stride
         self.kernel_size = conv.kernel_size
@@ -134,10 +135,12 @@ class SpaceToDepthConv2d(nn.Module):
         """The convolution's output shape for input x, before any pool this layer runs."""
         return (x.shape[0], self.out_channels, self._output_size(x.shape[-2], 0), self._output_size(x.shape[-1], 1))
 
-    def take_pool(self, pool: nn.MaxPool2d) -> bool:
-        """Run the 3x3, stride-2 max-pool that follows this layer as part of it, where the pairs form
-        can take the pool's row part (its output channels, doubled, fill the kernel's tiles): the kernel
-        then writes a tensor half as wide and the pool's column part reads that. False where it cannot."""
+    def take_relu_and_pool(self, pool: nn.MaxPool2d) -> bool:
+        """Run the ReLU and the 3x3, stride-2 max-pool that follow this layer as part of it, where the
+        pairs form can take the pool's row part (its output channels, doubled, fill the kernel's
+        tiles): the kernel then writes a tensor half as wide and the pool's column part reads that;
+        the bias and ReLU follow the pool (conv1_wgmma adds the bias before rounding). False where it
+        cannot."""
         pair = nn.modules.utils._pair
         if not (type(pool) is nn.MaxPool2d and pair(pool.kernel_size) == (3, 3) and pair(pool.stride) == (2, 2)
                 and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1) and not pool.ceil_mode
@@ -171,7 +174,7 @@ class SpaceToDepthConv2d(nn.Module):
         """Which form forward(x) takes, and why not the faster ones."""
         why_not_wgmma = self._why_not_wgmma(x)
         if not why_not_wgmma:
-            return "wgmma (cuda conv1_wgmma, with the pool's row max)"
+            return "wgmma (cuda conv1_wgmma, with the bias, pool and ReLU)"
         reason = self._why_not_pairs(x)
         if reason:
             return f"space-to-depth ({reason})"
@@ -181,15 +184,21 @@ class SpaceToDepthConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._why_not_wgmma(x):
-            y = torch.ops.cnnbench.conv1_wgmma(x, self.wgmma_weight, self.bias).permute(0, 3, 1, 2)
-            return max_pool(y, (3, 1), (2, 1))     # the pool's column part
+            return torch.ops.cnnbench.conv1_wgmma(x, self.wgmma_weight, self.bias).permute(0, 3, 1, 2)
+        bias = None if self.pools else self.bias     # a pool's bias and ReLU follow it
         if not self._why_not_pairs(x):
-            y = self._pairs(x)
-            return max_pool(y, (3, 1), (2, 1)) if self.pools else y     # the pool's column part
-        y = self._space_to_depth(x)
-        return max_pool(y, (3, 3), (2, 2)) if self.pools else y
+            y = self._pairs(x, bias)
+            if not self.pools:
+                return y
+            y = max_pool(y, (3, 1), (2, 1))     # the pool's column part
+        else:
+            y = self._space_to_depth(x, bias)
+            if not self.pools:
+                return y
+            y = max_pool(y, (3, 3), (2, 2))
+        return bias_relu(y, self.bias)
 
-    def _space_to_depth(self, x: torch.Tensor) -> torch.Tensor:
+    def _space_to_depth(self, x: torch.Tensor, bias) -> torch.Tensor:
         s = self.stride
         height, width = x.shape[-2:]
         pads = []
@@ -197,11 +206,11 @@ class SpaceToDepthConv2d(nn.Module):
             pad, blocks = self.padding[axis], self.blocks[axis]
             # the padded extent the stride-1 conv needs; a negative pad crops unused rows
             pads += [pad, (self._output_size(size, axis) + blocks - 1) * s - size - pad]
-        return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, self.bias)
+        return F.conv2d(space_to_depth(F.pad(x, pads), s), self.weight, bias)
 
-    def _pairs(self, x: torch.Tensor) -> torch.Tensor:
+    def _pairs(self, x: torch.Tensor, bias) -> torch.Tensor:
         _, _, out_height, out_width = self.conv_output_shape(x)
-        bias = None if self.bias is None else self.bias.repeat(2)
+        bias = None if bias is None else bias.repeat(2)
         y = torch.ops.cnnbench.conv_pairs(x, self.pair_weight, bias, self.stride, *self.kernel_size, *self.padding,
                                           out_height, out_width, self.out_channels, self.pools)
         return y.permute(0, 3, 1, 2)    # NCHW-shaped, channels_last in memory
@@ -209,7 +218,12 @@ class SpaceToDepthConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (f"space_to_depth={self.stride}, kernel_size={self.kernel_size}, "
                 f"regrouped={tuple(self.weight.shape)}, pairs={tuple(self.pair_weight.shape)}"
-                + (", then max_pool 3x3 stride 2" if self.pools else ""))
+                + (", then max_pool 3x3 stride 2 and ReLU" if self.pools else ""))
+
+
+def bias_relu(x: torch.Tensor, bias) -> torch.Tensor:
+    """relu(x + bias) per channel (relu(x) without a bias)."""
+    return F.relu(x if bias is None else x + bias.view(1, -1, 1, 1))
 
 
 class BiasReLU(nn.Module):
@@ -220,7 +234,7 @@ class BiasReLU(nn.Module):
         self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x + self.bias.view(1, -1, 1, 1))
+        return bias_relu(x, self.bias)
 
     def extra_repr(self) -> str:
         return f"channels={self.bias.numel()}"
@@ -308,9 +322,9 @@ def _pool_first(sequential: nn.Sequential) -> int:
     """Move each ReLU (and the bias of a convolution before it) past the MaxPool2d it feeds.
 
     conv, ReLU, pool becomes conv without bias, pool, BiasReLU; a lone ReLU, pool swaps. A
-    SpaceToDepthConv2d that can run the pool takes it (take_pool) and the pool's slot becomes an
-    Identity. The slots keep their names, so per-layer reports still line up with the model's own
-    numbering.
+    SpaceToDepthConv2d that can run the pool takes it with the bias and ReLU (take_relu_and_pool), and the
+    ReLU's and pool's slots become Identities. The slots keep their names, so per-layer reports
+    still line up with the model's own numbering.
     """
     modules, names = sequential._modules, list(sequential._modules)
     moved = 0
@@ -319,9 +333,10 @@ def _pool_first(sequential: nn.Sequential) -> int:
         if not (type(relu) is nn.ReLU and type(pool) is nn.MaxPool2d):
             continue
         conv = modules[names[index - 1]] if index > 0 else None
-        if isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None:
-            taken = isinstance(conv, SpaceToDepthConv2d) and conv.take_pool(pool)
-            modules[first], modules[second] = nn.Identity() if taken else pool, BiasReLU(conv.bias)
+        if isinstance(conv, SpaceToDepthConv2d) and conv.bias is not None and conv.take_relu_and_pool(pool):
+            modules[first], modules[second] = nn.Identity(), nn.Identity()
+        elif isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None:
+            modules[first], modules[second] = pool, BiasReLU(conv.bias)
             conv.bias = None
         else:
             modules[first], modules[second] = pool, relu

@@ -181,12 +181,12 @@ def test_rewritten_model_compiles_as_one_graph(batch):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution(dtype):
-    from cnnbench.rewrites import SpaceToDepthConv2d
+    from cnnbench.rewrites import SpaceToDepthConv2d, bias_relu
 
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
     pooling = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
-    assert pooling.take_pool(torch.nn.MaxPool2d(3, 2))
+    assert pooling.take_relu_and_pool(torch.nn.MaxPool2d(3, 2))
     for batch, size in ((1, 224), (2, 224), (3, 227), (5, 100)):     # output widths 55, 55, 56, 24
         x = torch.randn(batch, 3, size, size, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
         assert layer.form(x) == ("pixel pairs (triton conv_pairs)" if batch >= 2 else "space-to-depth (one image)")
@@ -197,14 +197,15 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
         assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
         pooled = pooling(x)
         if pooling.form(x).startswith("wgmma"):     # another kernel's sum: the pooled convolution, to rounding
-            expected_pooled = torch.nn.functional.max_pool2d(expected, 3, 2)
+            expected_pooled = torch.relu(torch.nn.functional.max_pool2d(expected, 3, 2))
             assert (pooled.float() - expected_pooled).abs().max().item() <= 0.02 * expected_pooled.abs().max().item()
-        else:   # with the pool's row max in the kernel: the same convolution, pooled, bit for bit
-            assert torch.equal(pooled, torch.nn.functional.max_pool2d(got, 3, 2))
+        else:   # with the pool's row max in the kernel: the same convolution, pooled, bit for bit, then bias and ReLU
+            unbiased = pooling._pairs(x, None) if batch >= 2 else pooling._space_to_depth(x, None)
+            assert torch.equal(pooled, bias_relu(torch.nn.functional.max_pool2d(unbiased, 3, 2), conv.bias))
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_conv1_wgmma_gives_the_row_max_of_the_convolution_on_hopper(dtype):
+def test_conv1_wgmma_gives_the_pooled_convolution_on_hopper_in_every_schedule(dtype):
     from cnnbench import conv1_wgmma
 
     reason = conv1_wgmma.unavailable(0, dtype)
@@ -215,14 +216,22 @@ def test_conv1_wgmma_gives_the_row_max_of_the_convolution_on_hopper(dtype):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
     packed = conv1_wgmma.pack_weights(conv.weight.detach())
-    # an odd batch, its last tiles partial; 23 images are 276 tiles, 3 rounds of each program on 132 SMs
-    for batch, bias in ((2, conv.bias.detach()), (7, None), (23, conv.bias.detach())):
+    programs = torch.cuda.get_device_properties(0).multi_processor_count
+    # bands only, row maxima tile by tile (odd batches, the last tiles partial, several rounds a program),
+    # whole images then bands, whole images only
+    plans = set()
+    for batch, bias in ((2, conv.bias.detach()), (7, None), (23, conv.bias.detach()),
+                        (programs + 3, conv.bias.detach()), (2 * programs, None)):
+        pooling, banded_from, _ = conv1_wgmma.schedule(batch, programs)
+        plans.add("row max" if not pooling else "bands" if banded_from == 0 else "whole" if banded_from == batch
+                  else "both")
         x = torch.randn(batch, 3, 224, 224, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
         full = torch.nn.functional.conv2d(x.float(), conv.weight.float(), None if bias is None else bias.float(), 4, 2)
-        expected = torch.nn.functional.max_pool2d(full, (1, 3), (1, 2)).permute(0, 2, 3, 1)
+        expected = torch.relu(torch.nn.functional.max_pool2d(full, 3, 2)).permute(0, 2, 3, 1)
         got = torch.ops.cnnbench.conv1_wgmma(x, packed, bias)
-        assert got.shape == (batch, 55, 27, 64) and got.dtype == dtype
-        assert (got.float() - expected).abs().max().item() <= 0.01 * expected.abs().max().item()
+        assert got.shape == (batch, 27, 27, 64) and got.dtype == dtype and got.is_contiguous()
+        assert (got.float() - expected).abs().max().item() <= 0.01 * expected.abs().max().item(), (batch, plans)
+    assert plans == {"row max", "bands", "whole", "both"}
 
 
 def test_rewrite_of_alexnets_conv1_and_pool_takes_wgmma_and_says_why_not_elsewhere():
@@ -230,14 +239,14 @@ def test_rewrite_of_alexnets_conv1_and_pool_takes_wgmma_and_says_why_not_elsewhe
 
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, torch.bfloat16)
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
-    assert layer.take_pool(torch.nn.MaxPool2d(3, 2))
+    assert layer.take_relu_and_pool(torch.nn.MaxPool2d(3, 2))
     hopper = torch.cuda.get_device_capability() == (9, 0)
-    for batch, size, form in ((2, 224, "wgmma (cuda conv1_wgmma, with the pool's row max)"),
+    for batch, size, form in ((2, 224, "wgmma (cuda conv1_wgmma, with the bias, pool and ReLU)"),
                               (1, 224, "space-to-depth (one image)"),
                               (3, 227, "pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: input not 224x224)")):
         x = torch.randn(batch, 3, size, size, device=CUDA, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
         assert layer.form(x) == form if hopper or batch == 1 else layer.form(x).startswith("pixel pairs")
-        expected = torch.nn.functional.max_pool2d(conv(x).float(), 3, 2)
+        expected = torch.relu(torch.nn.functional.max_pool2d(conv(x).float(), 3, 2))
         got = layer(x)
         assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last)
         assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
@@ -296,7 +305,7 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
     assert runner.rewrite_check["max_pool_kernel"] == "triton max_pool"      # in the eager check
     # the check's two images take conv1_wgmma on Hopper (else the pairs form), its first image alone
     # the space-to-depth form
-    two_images = ("wgmma (cuda conv1_wgmma, with the pool's row max)" if torch.cuda.get_device_capability() == (9, 0)
+    two_images = ("wgmma (cuda conv1_wgmma, with the bias, pool and ReLU)" if torch.cuda.get_device_capability() == (9, 0)
                   else "pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: needs compute")
     forms = runner.rewrite_check["strided_conv_forms"]
     assert forms[0].startswith(two_images) and forms[1:] == ["space-to-depth (one image)"]

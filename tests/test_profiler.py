@@ -67,9 +67,9 @@ def test_profiler_reports_the_rewritten_layers(tmp_path):
     assert alexnet_profiler.main(args) == 0
     assert "SpaceToDepthConv2d(space_to_depth=4" in next(tmp_path.glob("*.txt")).read_text()
     layers = read_single_json(tmp_path, "profiler_results_*[0-9].json")["batch_sizes"][0]["layers"]
-    # conv1 runs the pool after it, which leaves an Identity in the pool's slot
+    # conv1 runs the ReLU and pool after it, which leaves Identities in their slots
     assert [(row["type"], row["kind"]) for row in layers[:3]] == [
-        ("SpaceToDepthConv2d", "conv"), ("Identity", "other"), ("BiasReLU", "activation")]
+        ("SpaceToDepthConv2d", "conv"), ("Identity", "other"), ("Identity", "other")]
     assert layers[0]["output_shape"] == [1, 64, 27, 27]
 
 

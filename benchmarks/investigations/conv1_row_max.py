@@ -32,13 +32,13 @@ def main() -> int:
     x = torch.randn(args.batch_size, 3, 224, 224, device="cuda", dtype=torch.bfloat16)
     x = x.contiguous(memory_format=torch.channels_last)
     whole, pooling = SpaceToDepthConv2d(conv1), SpaceToDepthConv2d(conv1)
-    assert pooling.take_pool(torch.nn.MaxPool2d(3, 2))
+    assert pooling.take_relu_and_pool(torch.nn.MaxPool2d(3, 2))     # and the bias, after the pool
     bias_relu = BiasReLU(conv1.bias).cuda()
-    whole.bias = pooling.bias = None
+    whole.bias = None
     stacks = {"conv_pairs, then pool 3x3 + bias + ReLU":
               torch.compile(lambda x: bias_relu(torch.nn.functional.max_pool2d(whole(x), 3, 2))),
               "conv_pairs with the row max, then pool 3x1 + bias + ReLU":
-              torch.compile(lambda x: bias_relu(pooling(x)))}
+              torch.compile(lambda x: pooling(x))}
     packed = whole.pair_weight.data
     kernels_alone = {"conv_pairs alone": lambda: kernels.conv_pairs(x, packed, None, *GEOMETRY),
                      "conv_pairs with the row max alone": lambda: kernels.conv_pairs(x, packed, None, *GEOMETRY,
