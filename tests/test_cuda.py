@@ -200,8 +200,12 @@ def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution
             expected_pooled = torch.relu(torch.nn.functional.max_pool2d(expected, 3, 2))
             assert (pooled.float() - expected_pooled).abs().max().item() <= 0.02 * expected_pooled.abs().max().item()
         else:   # with the pool's row max in the kernel: the same convolution, pooled, bit for bit, then bias and ReLU
-            unbiased = pooling._pairs(x, None) if batch >= 2 else pooling._space_to_depth(x, None)
-            assert torch.equal(pooled, bias_relu(torch.nn.functional.max_pool2d(unbiased, 3, 2), conv.bias))
+            if batch >= 2:      # the pairs kernel's row max, then the column part
+                unpooled, window, stride = pooling._pairs(x, None), (3, 1), (2, 1)
+            else:
+                unpooled, window, stride = pooling._space_to_depth(x, None), 3, 2
+            expected_pooled = bias_relu(torch.nn.functional.max_pool2d(unpooled, window, stride), conv.bias)
+            assert torch.equal(pooled, expected_pooled)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
