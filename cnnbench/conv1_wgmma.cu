@@ -202,19 +202,21 @@ __device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, 
     }
 }
 
-// Pooled rows lo to hi - 1 of `image` from the ring, ReLU'd: each the max of ring rows 2i to 2i + 2.
-__device__ __forceinline__ void store_pooled(const uint4* ring, uint4* __restrict__ y, int image, int lo, int hi) {
-    const int row_pieces = POOLED_W * 8;     // 16-byte pieces of a row: 27 windows x 64 channels
-    for (int c = threadIdx.x; c < (hi - lo) * row_pieces; c += THREADS) {
-        const int i = lo + c / row_pieces, piece = c % row_pieces;
-        const uint4 a = ring[(2 * i) % RING_ROWS * row_pieces + piece];
-        const uint4 b = ring[(2 * i + 1) % RING_ROWS * row_pieces + piece];
-        const uint4 d = ring[(2 * i + 2) % RING_ROWS * row_pieces + piece];
-        y[((size_t)image * POOLED_W + i) * row_pieces + piece] =
-            make_uint4(max_pair(max_pair(max_pair(a.x, b.x), d.x), 0), max_pair(max_pair(max_pair(a.y, b.y), d.y), 0),
-                       max_pair(max_pair(max_pair(a.z, b.z), d.z), 0), max_pair(max_pair(max_pair(a.w, b.w), d.w), 0));
-    }
+// Piece c (16 bytes: 8 channels of a window) of the pooled rows the tile before completed, `done`: its image
+// and rows lo to hi - 1, each the max of ring rows 2i to 2i + 2, ReLU'd. A tile completes at most 3 pooled
+// rows (254 pixels span less than 3 pairs of rows of 55), 648 pieces: two per thread.
+__device__ __forceinline__ void store_pooled(const uint4* ring, uint4* __restrict__ y, const int (&done)[3], int c) {
+    const int row_pieces = POOLED_W * 8;     // 27 windows x 64 channels
+    if (c >= (done[2] - done[1]) * row_pieces) return;
+    const int i = done[1] + c / row_pieces, piece = c % row_pieces;
+    const uint4 a = ring[(2 * i) % RING_ROWS * row_pieces + piece];
+    const uint4 b = ring[(2 * i + 1) % RING_ROWS * row_pieces + piece];
+    const uint4 d = ring[(2 * i + 2) % RING_ROWS * row_pieces + piece];
+    y[((size_t)done[0] * POOLED_W + i) * row_pieces + piece] =
+        make_uint4(max_pair(max_pair(max_pair(a.x, b.x), d.x), 0), max_pair(max_pair(max_pair(a.y, b.y), d.y), 0),
+                   max_pair(max_pair(max_pair(a.z, b.z), d.z), 0), max_pair(max_pair(max_pair(a.w, b.w), d.w), 0));
 }
+static_assert(3 * POOLED_W * 8 <= 2 * THREADS, "two pieces per thread");
 
 // The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
 __device__ __forceinline__ int channel_of(int j, int quad) {
@@ -249,8 +251,6 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
         asm volatile("cp.async.commit_group;");
         asm volatile("cp.async.wait_group 1;" ::: "memory");
         __syncthreads();    // this tile's rows are staged, and the tile before stored its windows in the ring
-        // the pooled rows the tile before completed (their ring rows are not written before the next barrier)
-        store_pooled(ring, y, done[0], done[1], done[2]);
 
         const int first = tile.first, limit = tile.limit, top_out = first / OUT_W;
         const int local = warp * 16 + 2 * group;        // rows g: this tile pixel; rows g + 8: the next
@@ -275,6 +275,10 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
             mma(acc, a[s % SETS], weight_descriptor(weights_address + (s / 4) * 8192 + (s % 4) * 32), s > 0);
             asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
             if (s + AHEAD < K_STEPS) load_fragment(a[(s + AHEAD) % SETS], base, window, s + AHEAD, quad);
+            // the pooled rows of the tile before, while MMAs run (their ring rows are not written before
+            // the barrier after this loop)
+            if (s == 1) store_pooled(ring, y, done, threadIdx.x);
+            if (s == 3) store_pooled(ring, y, done, threadIdx.x + THREADS);
             wait_mma<1>();
         }
         wait_mma<0>();
@@ -320,5 +324,6 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
         more = tile_of(round + 1, images, banded_from, pooling, tile);
     }
     __syncthreads();    // the last tile's windows are in the ring
-    store_pooled(ring, y, done[0], done[1], done[2]);
+    store_pooled(ring, y, done, threadIdx.x);
+    store_pooled(ring, y, done, threadIdx.x + THREADS);
 }
