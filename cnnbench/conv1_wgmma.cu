@@ -202,23 +202,16 @@ __device__ __forceinline__ void stage_rows(const unsigned char* __restrict__ x, 
     }
 }
 
-// Where piece p (16 bytes: channels 8 * (p % 8) to 8 * (p % 8) + 7 of window p / 8) of a row lies in the ring:
-// an odd window's two halves swap, so that the 16-byte stores of two neighbouring windows' first halves
-// (by 8 threads at once) fall on all 32 banks, not twice on the same 16.
-__device__ __forceinline__ int ring_piece(int p) {
-    return p ^ ((p >> 1) & 4);
-}
-
 // Piece c (16 bytes: 8 channels of a window) of the pooled rows the tile before completed, `done`: its image
 // and rows lo to hi - 1, each the max of ring rows 2i to 2i + 2, ReLU'd. A tile completes at most 3 pooled
 // rows (254 pixels span less than 3 pairs of rows of 55), 648 pieces: two per thread.
 __device__ __forceinline__ void store_pooled(const uint4* ring, uint4* __restrict__ y, const int (&done)[3], int c) {
     const int row_pieces = POOLED_W * 8;     // 27 windows x 64 channels
     if (c >= (done[2] - done[1]) * row_pieces) return;
-    const int i = done[1] + c / row_pieces, piece = c % row_pieces, at = ring_piece(piece);
-    const uint4 a = ring[(2 * i) % RING_ROWS * row_pieces + at];
-    const uint4 b = ring[(2 * i + 1) % RING_ROWS * row_pieces + at];
-    const uint4 d = ring[(2 * i + 2) % RING_ROWS * row_pieces + at];
+    const int i = done[1] + c / row_pieces, piece = c % row_pieces;
+    const uint4 a = ring[(2 * i) % RING_ROWS * row_pieces + piece];
+    const uint4 b = ring[(2 * i + 1) % RING_ROWS * row_pieces + piece];
+    const uint4 d = ring[(2 * i + 2) % RING_ROWS * row_pieces + piece];
     y[((size_t)done[0] * POOLED_W + i) * row_pieces + piece] =
         make_uint4(max_pair(max_pair(max_pair(a.x, b.x), d.x), 0), max_pair(max_pair(max_pair(a.y, b.y), d.y), 0),
                    max_pair(max_pair(max_pair(a.z, b.z), d.z), 0), max_pair(max_pair(max_pair(a.w, b.w), d.w), 0));
@@ -324,9 +317,8 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
                                    : max_pair(max_pair(pixels[1][j], next[0][j]), next[1][j]);
             uint4* out = (pooling ? ring + (start / OUT_W) % RING_ROWS * POOLED_W * 8
                                   : y + ((size_t)tile.image * OUT_W + start / OUT_W) * POOLED_W * 8) + column / 2 * 8 + quad;
-            const int swap = pooling ? (column & 2) << 1 : 0;     // ring_piece's order: window column / 2 odd
-            out[swap] = make_uint4(peak[0], peak[1], peak[2], peak[3]);
-            out[4 ^ swap] = make_uint4(peak[4], peak[5], peak[6], peak[7]);
+            out[0] = make_uint4(peak[0], peak[1], peak[2], peak[3]);
+            out[4] = make_uint4(peak[4], peak[5], peak[6], peak[7]);
         }
         done[0] = tile.image, done[1] = tile.lo, done[2] = tile.hi;
         more = tile_of(round + 1, images, banded_from, pooling, tile);
