@@ -159,10 +159,14 @@ class SpaceToDepthConv2d(nn.Module):
                 or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
+    def _wgmma_candidate(self) -> bool:
+        """Whether this layer is AlexNet's conv1 with its ReLU and pool, which conv1_wgmma computes."""
+        return self.wgmma_weight is not None and self.pools
+
     def _why_not_wgmma(self, x: torch.Tensor) -> str:
         """'' where forward(x) runs conv1_wgmma, else why not: AlexNet's conv1 followed by its pool, on
         two or more 224 x 224 fp16/bf16 channels_last images on a GPU it runs on (conv1_wgmma.unavailable)."""
-        if self.wgmma_weight is None or not self.pools:
+        if not self._wgmma_candidate():
             return "not AlexNet's conv1 and pool"
         height, width = conv1_wgmma.IMAGE
         return (conv1_wgmma.unavailable(x.device.index if x.is_cuda else -1, x.dtype)
@@ -178,7 +182,7 @@ class SpaceToDepthConv2d(nn.Module):
         reason = self._why_not_pairs(x)
         if reason:
             return f"space-to-depth ({reason})"
-        if self.wgmma_weight is None or not self.pools:
+        if not self._wgmma_candidate():
             return "pixel pairs (triton conv_pairs" + (", with the pool's row max)" if self.pools else ")")
         return f"pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: {why_not_wgmma})"
 
