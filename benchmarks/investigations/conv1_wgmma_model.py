@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench.modes import compile_options  # noqa: E402
+from cnnbench.rewrites import bias_relu  # noqa: E402
 from conv1_wgmma import SOURCE, Kernel, compile_cubin, conv1_wgmma, geometry, pack_weights  # noqa: E402
 from layer_energy import measure  # noqa: E402
 from plain_loop import add_model_arguments, build, graphed  # noqa: E402
@@ -42,11 +43,13 @@ def _(x, packed, bias):
 
 
 class WgmmaConv1(torch.nn.Module):
-    """The shipped layer's convolution (no bias: BiasReLU after the pool adds it) on wgmma, then the pool."""
+    """The shipped layer's convolution on wgmma, then the pool, bias and ReLU (since caa0eb7 the shipped
+    layer runs all three; before, BiasReLU after the pool added the bias)."""
 
     def __init__(self, layer):
         super().__init__()
-        assert layer.bias is None and layer.pools, "expects the rewrite's conv1 that runs pool1, bias after it"
+        assert layer.pools, "expects the rewrite's conv1 that runs pool1"
+        self.bias = layer.bias
         weight = torch.empty(64, 3, 11, 11, device="cuda", dtype=layer.weight.dtype)
         # the shipped layer keeps the weights regrouped for space-to-depth: W'[o, c*16 + i*4 + j, a, b]
         regrouped = layer.weight.detach().reshape(64, 3, 4, 4, 3, 3).permute(0, 1, 4, 2, 5, 3).reshape(64, 3, 12, 12)
@@ -56,7 +59,7 @@ class WgmmaConv1(torch.nn.Module):
 
     def forward(self, x):
         y = torch.ops.investigation.conv1_wgmma(x, self.packed, self.zero_bias).permute(0, 3, 1, 2)
-        return F.max_pool2d(y, 3, 2)
+        return bias_relu(F.max_pool2d(y, 3, 2), self.bias)
 
 
 def main() -> int:
