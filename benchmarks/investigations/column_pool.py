@@ -32,7 +32,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnbench.modes import compile_options  # noqa: E402
-from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
+from cnnbench.rewrites import SpaceToDepthConv2d, bias_relu  # noqa: E402
 from plain_loop import build, graphed  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def with_column_pool(column_pool):
     """SpaceToDepthConv2d.forward with `column_pool` as the pool's column part in the pairs form."""
     def forward(self, x):
         if self.pools and not self._why_not_pairs(x):
-            return column_pool(self._pairs(x))
+            return bias_relu(column_pool(self._pairs(x, None)), self.bias)
         return SHIPPED_FORWARD(self, x)
     return forward
 
@@ -102,7 +102,7 @@ def main() -> int:
     conv1 = model.features[0]
     assert conv1.pools, "conv1 should run pool1"
     with torch.inference_mode():
-        rows = conv1._pairs(x)
+        rows = conv1._pairs(x, None)
         conv2_out = torch.randn(args.batch_size, 192, 27, 27, device=x.device, dtype=x.dtype).contiguous(
             memory_format=torch.channels_last)
         cases = {"pool1 column part": (rows, aten, FORMS),

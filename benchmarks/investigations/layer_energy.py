@@ -121,8 +121,9 @@ def main() -> int:
             if isinstance(layer, SpaceToDepthConv2d) and layer.pools:
                 # conv1 without the pool's column part: conv_pairs with its row max (in the pairs form),
                 # or the space-to-depth convolution without the pool
-                conv = layer._space_to_depth if layer._why_not_pairs(inputs) else layer._pairs
-                rows.append({"layer": f"{name} (its conv alone)", "type": "part", **per_call(conv, inputs, args.seconds)})
+                form = layer._space_to_depth if layer._why_not_pairs(inputs) else layer._pairs
+                rows.append({"layer": f"{name} (its conv alone)", "type": "part",
+                             **per_call(lambda y: form(y, None), inputs, args.seconds)})
         forwards = {"forward, eager": model}
         if compile_mode:
             args.compile = compile_mode
