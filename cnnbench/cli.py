@@ -10,10 +10,11 @@ from .errors import DEFAULT_DATA_PATH, REPO_ROOT, UserError
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 # What --rewrite does, for each script's help (docs/method.md has the whole list)
 REWRITES = ("exactly equivalent, faster forms of the layers, checked against the reference model at run time: "
-            "a strided convolution over few channels (conv1) read straight from the image, with the row part of "
-            "the max-pool after it (fp16/bf16 channels_last on CUDA, two images or more: AlexNet's conv1 as one "
-            "CUDA kernel on Hopper's wgmma, else in pixel pairs through Triton), else as space-to-depth + "
-            "stride-1 conv; bias and ReLU after max-pooling; ReLU fused into the convolution "
+            "a strided convolution over few channels (conv1) read straight from the image, with the ReLU and "
+            "max-pool after it (fp16/bf16 channels_last on CUDA, two images or more: AlexNet's conv1, bias, pool "
+            "and ReLU as one CUDA kernel on Hopper's wgmma, else in pixel pairs through Triton with the pool's "
+            "row part), else as space-to-depth + stride-1 conv; bias and ReLU after max-pooling; ReLU fused into "
+            "the convolution "
             "or linear layer before it (a Triton pass over the weights at batch 1); max-pools as one Triton kernel "
             "in eager forwards")
 
