@@ -239,7 +239,7 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
     const uint32_t weights_address = shared_address(weights);
-    Tile tile, next;
+    Tile tile, ahead;     // this round's tile and the next one's, whose rows are staged during this one
     int done[3] = {0, 0, 0};    // the tile before's image and pooled rows lo, hi: not stored yet
     bool more = tile_of(0, images, banded_from, pooling, tile);
     if (more) stage_rows(x, buffers, tile);
@@ -247,7 +247,8 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
 
     for (int round = 0; more; ++round) {
         unsigned char* buffer = buffers + (round & 1) * BUFFER_BYTES;
-        if (tile_of(round + 1, images, banded_from, pooling, next)) stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, next);
+        if (tile_of(round + 1, images, banded_from, pooling, ahead))
+            stage_rows(x, buffers + ((round + 1) & 1) * BUFFER_BYTES, ahead);
         asm volatile("cp.async.commit_group;");
         asm volatile("cp.async.wait_group 1;" ::: "memory");
         __syncthreads();    // this tile's rows are staged, and the tile before stored its windows in the ring
@@ -321,7 +322,7 @@ conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packe
             out[4] = make_uint4(peak[4], peak[5], peak[6], peak[7]);
         }
         done[0] = tile.image, done[1] = tile.lo, done[2] = tile.hi;
-        more = tile_of(round + 1, images, banded_from, pooling, tile);
+        more = tile_of(round + 1, images, banded_from, pooling, tile);    // again: `ahead` is not kept live through the MMAs
     }
     __syncthreads();    // the last tile's windows are in the ring
     store_pooled(ring, y, done, threadIdx.x);
