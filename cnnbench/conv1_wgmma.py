@@ -218,7 +218,7 @@ def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.
         rows = y.permute(0, 3, 1, 2)       # the pool's column part, then the ReLU
         if kernels.kernel_unavailable(rows):
             return F.relu_(F.max_pool2d(rows, (3, 1), (2, 1))).permute(0, 2, 3, 1).contiguous()
-        return F.relu_(kernels.max_pool(rows, (3, 1), (2, 1)))
+        return kernels.max_pool(rows, (3, 1), (2, 1), relu=True)
 
 
 if hasattr(torch.library, "custom_op"):

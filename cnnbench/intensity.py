@@ -30,7 +30,8 @@ from torch import nn
 
 from . import metrics
 from .models import leaf_modules
-from .rewrites import BiasReLU, ConvReLU, LinearReLU, SkipIdentityAdaptiveAvgPool2d, SpaceToDepthConv2d
+from .rewrites import (BiasReLU, ConvReLU, LinearReLU, MaxPool2d, SkipIdentityAdaptiveAvgPool2d,
+                       SpaceToDepthConv2d)
 from .timing import time_calls
 
 VIEW_LAYERS = (nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Identity)
@@ -90,6 +91,9 @@ def layer_cost(name: str, module: nn.Module, inputs: torch.Tensor, output: torch
         elementwise_flop = n_out
     elif isinstance(module, BiasReLU):
         elementwise_flop = 2 * n_out
+    elif isinstance(module, MaxPool2d):     # the rewrite's pool: the bias and ReLU moved after it too
+        elementwise_flop = _max_pool_comparisons(n_out, module.kernel_size) + n_out * (
+            (module.bias is not None) + module.relu)
     elif isinstance(module, nn.MaxPool2d):
         elementwise_flop = _max_pool_comparisons(n_out, module.kernel_size)
     elif isinstance(module, nn.AdaptiveAvgPool2d):

@@ -4,9 +4,10 @@ Three so far. conv_pairs is conv1's pairs form (rewrites.SpaceToDepthConv2d): an
 reads the image in place, two output pixels per row, so no blocked copy of the image is made and
 the reduction runs over the 45 elements of each input row the pair's windows cover (48 with the
 alignment), not over padded blocks; it can also store the row part of the 3x3, stride-2 max-pool
-that follows (row_max), so it writes half as much. max_pool is a max-pool over an NHWC image, for
-eager forwards: PyTorch's NHWC max-pool moved 0.4-0.7 TB/s on AlexNet's pools on an H200, and
-inductor fuses the pools of a compiled forward itself. The third is a linear layer on a single input
+that follows (row_max), so it writes half as much. max_pool is a max-pool over an NHWC image with
+the bias and ReLU after it: on AlexNet's pools on an H200, PyTorch's NHWC max-pool moved 0.4-0.7 TB/s,
+and in a compiled forward it took 456 us for pool2 and pool5 where inductor's fused kernels took 629
+(docs/speed-steps.md). The third is a linear layer on a single input
 row (batch 1), optionally followed by ReLU. cuBLAS runs it as a split-K GEMM plus a reduction kernel,
 and the ReLU is one more; at batch 1 the layer is nothing but streaming its weights, so one pass that
 reads each weight once, multiplies in fp32 and adds the bias and ReLU before its single rounding
@@ -324,18 +325,22 @@ def _leave_l1(compiled, device: torch.device, config) -> None:
 
 if triton is not None:
     @triton.jit
-    def _max_pool_kernel(x_ptr, y_ptr, pixels, height, width, out_height, out_width, channels,
-                         KERNEL_HEIGHT: tl.constexpr, KERNEL_WIDTH: tl.constexpr, STRIDE_HEIGHT: tl.constexpr,
-                         STRIDE_WIDTH: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-        """The max over each window of an NHWC image, no padding; a program takes BLOCK_P output pixels
-        (over image, row and column) by BLOCK_C channels, each tap one load along the channels; the
-        caches serve the overlap between neighbouring windows. NaN wins, as in PyTorch's pool."""
+    def _max_pool_kernel(x_ptr, b_ptr, y_ptr, pixels, height, width, out_height, out_width, channels,
+                         y_image_stride, y_pixel_stride, y_channel_stride, KERNEL_HEIGHT: tl.constexpr,
+                         KERNEL_WIDTH: tl.constexpr, STRIDE_HEIGHT: tl.constexpr, STRIDE_WIDTH: tl.constexpr,
+                         BIAS: tl.constexpr, RELU: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        """The max over each window of an NHWC image, no padding, then (BIAS) the channel's bias added in
+        fp32 and (RELU) the ReLU before the one rounding; a program takes BLOCK_P output pixels (over
+        image, row and column) by BLOCK_C channels, each tap one load along the channels; the caches
+        serve the overlap between neighbouring windows. The output's strides say its layout (NHWC, or
+        NCHW for a flatten that follows). NaN wins, as in PyTorch's pool and ReLU."""
         p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
         c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
         ok = (p < pixels)[:, None] & (c < channels)[None, :]
-        column = p % out_width
-        row = p // out_width % out_height
-        image = (p // out_width // out_height).to(tl.int64)
+        pixel = p % (out_height * out_width)
+        column = pixel % out_width
+        row = pixel // out_width
+        image = (p // (out_height * out_width)).to(tl.int64)
         first = ((image * height + row * STRIDE_HEIGHT) * width + column * STRIDE_WIDTH) * channels
         peak = tl.full((BLOCK_P, BLOCK_C), float("-inf"), y_ptr.dtype.element_ty)
         for i in tl.static_range(KERNEL_HEIGHT):
@@ -343,25 +348,45 @@ if triton is not None:
                 tap = tl.load(x_ptr + first[:, None] + (i * width + j) * channels + c[None, :], mask=ok,
                               other=float("-inf"))
                 peak = tl.maximum(peak, tap, propagate_nan=tl.PropagateNan.ALL)
-        tl.store(y_ptr + p.to(tl.int64)[:, None] * channels + c[None, :], peak, mask=ok)
+        out = peak
+        if BIAS or RELU:
+            out = out.to(tl.float32)
+            if BIAS:
+                out += tl.load(b_ptr + c, mask=c < channels, other=0.0).to(tl.float32)[None, :]
+            if RELU:
+                out = tl.maximum(out, 0.0, propagate_nan=tl.PropagateNan.ALL)
+            out = out.to(y_ptr.dtype.element_ty)
+        tl.store(y_ptr + image[:, None] * y_image_stride + pixel.to(tl.int64)[:, None] * y_pixel_stride
+                 + c[None, :] * y_channel_stride, out, mask=ok)
 
 
-def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
-    """max_pool2d of the channels_last image x (no padding, dilation or ceil mode) in one Triton
-    kernel, with the same bits; returns the (n, out_height, out_width, channels) NHWC output,
-    contiguous. Tiles of 32 pixels by 64 channels were the fastest of five on an H200 for AlexNet's
-    pools (benchmarks/investigations/pool_kernels.py, with the bias and ReLU then in the kernel too)."""
+def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple, bias: Optional[torch.Tensor] = None,
+             relu: bool = False, flatten_order: bool = False) -> torch.Tensor:
+    """max_pool2d of the channels_last image x (no padding, dilation or ceil mode), then the per-channel
+    bias and the ReLU where asked, in one Triton kernel, with the bits of those steps in PyTorch (the
+    bias is added to the pooled value in fp32 and rounded once, as x + bias rounds). Returns the
+    (n, out_height, out_width, channels) NHWC output, contiguous; with flatten_order the
+    (n, channels, out_height, out_width) NCHW output, contiguous, which torch.flatten reads as it is.
+    Tiles of 32 pixels by 64 channels were the fastest of five on an H200 for AlexNet's pools
+    (benchmarks/investigations/pool_kernels.py, with the bias and ReLU in the kernel too)."""
+    x = x.contiguous(memory_format=torch.channels_last)     # what the kernel reads (a no-op where it is)
     n, channels, height, width = x.shape
     (kernel_height, kernel_width), (stride_height, stride_width) = kernel_size, stride
     out_height, out_width = (height - kernel_height) // stride_height + 1, (width - kernel_width) // stride_width + 1
-    y = torch.empty((n, out_height, out_width, channels), dtype=x.dtype, device=x.device)
+    if flatten_order:
+        y = torch.empty((n, channels, out_height, out_width), dtype=x.dtype, device=x.device)
+        strides = (channels * out_height * out_width, 1, out_height * out_width)
+    else:
+        y = torch.empty((n, out_height, out_width, channels), dtype=x.dtype, device=x.device)
+        strides = (out_height * out_width * channels, channels, 1)
     pixels = n * out_height * out_width
     block_p, block_c = 32, 64
     with on_device(x.device):
         _max_pool_kernel[(triton.cdiv(pixels, block_p), triton.cdiv(channels, block_c))](
-            x, y, pixels, height, width, out_height, out_width, channels, KERNEL_HEIGHT=kernel_height,
-            KERNEL_WIDTH=kernel_width, STRIDE_HEIGHT=stride_height, STRIDE_WIDTH=stride_width, BLOCK_P=block_p,
-            BLOCK_C=block_c, num_warps=4)
+            x, x if bias is None else bias, y, pixels, height, width, out_height, out_width, channels, *strides,
+            KERNEL_HEIGHT=kernel_height, KERNEL_WIDTH=kernel_width, STRIDE_HEIGHT=stride_height,
+            STRIDE_WIDTH=stride_width, BIAS=bias is not None, RELU=relu, BLOCK_P=block_p, BLOCK_C=block_c,
+            num_warps=4)
     return y
 
 
@@ -396,14 +421,16 @@ if not MISSING:
     # Through an op even in eager: the profiler gives a layer only the kernels launched inside an op.
     @torch.library.custom_op("cnnbench::max_pool", mutates_args=())
     def _max_pool_op(x: torch.Tensor, kernel_height: int, kernel_width: int, stride_height: int,
-                     stride_width: int) -> torch.Tensor:
-        return max_pool(x, (kernel_height, kernel_width), (stride_height, stride_width))
+                     stride_width: int, bias: Optional[torch.Tensor] = None, relu: bool = False,
+                     flatten_order: bool = False) -> torch.Tensor:
+        return max_pool(x, (kernel_height, kernel_width), (stride_height, stride_width), bias, relu, flatten_order)
 
     @_max_pool_op.register_fake
-    def _(x, kernel_height, kernel_width, stride_height, stride_width):
+    def _(x, kernel_height, kernel_width, stride_height, stride_width, bias=None, relu=False, flatten_order=False):
         n, channels, height, width = x.shape
-        return x.new_empty((n, (height - kernel_height) // stride_height + 1,
-                            (width - kernel_width) // stride_width + 1, channels))
+        out_height, out_width = (height - kernel_height) // stride_height + 1, (width - kernel_width) // stride_width + 1
+        return x.new_empty((n, channels, out_height, out_width) if flatten_order
+                           else (n, out_height, out_width, channels))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias, relu: bool) -> torch.Tensor:

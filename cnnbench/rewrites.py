@@ -37,10 +37,12 @@ bias, pool and ReLU runs instead as one CUDA C++ kernel on wgmma (conv1_wgmma.py
 tile's image rows into shared memory once and writes the pooled output; where it cannot run, the
 run-time check records why, and the pairs form runs.
 
-In eager forwards on fp16/bf16 channels_last CUDA input, the max-pools (and that column part) run
-as one Triton kernel each (kernels.max_pool) instead of PyTorch's NHWC max-pool, which moved
-0.4-0.7 TB/s on AlexNet's pools on an H200. A compiled forward keeps F.max_pool2d, which inductor
-fuses with the bias and ReLU after it.
+On fp16/bf16 channels_last CUDA input, each max-pool (and that column part) runs with the bias and
+ReLU moved after it as one Triton kernel (kernels.max_pool), eager and compiled. On an H200 at batch
+4096, PyTorch's NHWC max-pool moved 0.4-0.7 TB/s on AlexNet's pools, and in the compiled forward
+inductor's fused pool, bias and ReLU kernels took 629 us for pool2 and pool5 (with the classifier's
+flatten), the Triton kernel 456 us plus 80 for the flatten's copy. The last pool before a
+torchvision classifier's flatten (AlexNet, VGG) writes NCHW order, so the flatten is a view.
 """
 
 import copy
@@ -85,18 +87,23 @@ def _max_pool_unavailable(x: torch.Tensor, kernel_size: tuple) -> str:
 
 
 def max_pool_kernel(x: torch.Tensor, kernel_size: tuple) -> str:
-    """Which kernel max_pool runs on x in an eager forward (what the run-time check records)."""
+    """Which kernel max_pool runs on x (what the run-time check records)."""
     reason = _max_pool_unavailable(x, kernel_size)
     return f"F.max_pool2d ({reason})" if reason else "triton max_pool"
 
 
-def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple) -> torch.Tensor:
-    """F.max_pool2d(x, kernel_size, stride), no padding: kernels.max_pool in an eager forward where
-    it can run; F.max_pool2d elsewhere (which says what is wrong with a too-small input) and under
-    torch.compile, where inductor fuses it with what follows."""
-    if torch.compiler.is_compiling() or _max_pool_unavailable(x, kernel_size):
-        return F.max_pool2d(x, kernel_size, stride)
-    return torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)   # channels_last in memory
+def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple, bias=None, relu: bool = False,
+             flatten_order: bool = False) -> torch.Tensor:
+    """F.max_pool2d(x, kernel_size, stride), no padding, then the per-channel bias and the ReLU where
+    asked: kernels.max_pool where it can run (its output NCHW-contiguous with flatten_order, else
+    channels_last); F.max_pool2d and the elementwise steps elsewhere (which says what is wrong with a
+    too-small input)."""
+    if _max_pool_unavailable(x, kernel_size):
+        y = F.max_pool2d(x, kernel_size, stride)
+        y = y if bias is None else y + bias.view(1, -1, 1, 1)
+        return F.relu(y) if relu else y
+    y = torch.ops.cnnbench.max_pool(x, *kernel_size, *stride, bias, relu, flatten_order)
+    return y if flatten_order else y.permute(0, 3, 1, 2)   # channels_last in memory
 
 
 class SpaceToDepthConv2d(nn.Module):
@@ -192,15 +199,10 @@ class SpaceToDepthConv2d(nn.Module):
         bias = None if self.pools else self.bias     # a pool's bias and ReLU follow it
         if not self._why_not_pairs(x):
             y = self._pairs(x, bias)
-            if not self.pools:
-                return y
-            y = max_pool(y, (3, 1), (2, 1))     # the pool's column part
-        else:
-            y = self._space_to_depth(x, bias)
-            if not self.pools:
-                return y
-            y = max_pool(y, (3, 3), (2, 2))
-        return bias_relu(y, self.bias)
+            # the pool's column part
+            return max_pool(y, (3, 1), (2, 1), self.bias, relu=True) if self.pools else y
+        y = self._space_to_depth(x, bias)
+        return max_pool(y, (3, 3), (2, 2), self.bias, relu=True) if self.pools else y
 
     def _space_to_depth(self, x: torch.Tensor, bias) -> torch.Tensor:
         s = self.stride
@@ -245,9 +247,15 @@ class BiasReLU(nn.Module):
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """A max-pool without padding, dilation, ceil mode or indices, through max_pool (its eager
-    forward is one Triton kernel where the kernels run). Same class name as PyTorch's, so reports
-    that go by it read the same."""
+    """A max-pool without padding, dilation, ceil mode or indices, and the bias and ReLU moved after it
+    (if any), through max_pool: one Triton kernel where the kernels run. Same class name as
+    PyTorch's, so reports that go by it read the same. flatten_order: its output is flattened next
+    (the last pool before a classifier), so it is written in NCHW order."""
+
+    def __init__(self, kernel_size, stride, bias=None, relu: bool = False):
+        super().__init__(kernel_size, stride)
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+        self.relu, self.flatten_order = relu, False
 
     @classmethod
     def plain(cls, pool: nn.MaxPool2d) -> bool:
@@ -256,17 +264,22 @@ class MaxPool2d(nn.MaxPool2d):
                 and not pool.ceil_mode and not pool.return_indices)
 
     @classmethod
-    def of(cls, pool: nn.MaxPool2d) -> "MaxPool2d":
-        """The plain pool `pool`, its window and stride as pairs (what max_pool takes)."""
+    def of(cls, pool: nn.MaxPool2d, bias=None, relu: bool = False) -> "MaxPool2d":
+        """The plain pool `pool`, its window and stride as pairs (what max_pool takes), with the bias
+        and ReLU that follow it."""
         pair = nn.modules.utils._pair
-        return cls(pair(pool.kernel_size), pair(pool.stride))
+        return cls(pair(pool.kernel_size), pair(pool.stride), bias, relu)
 
     def kernel(self, x: torch.Tensor) -> str:
-        """Which kernel forward(x) runs in eager, and why not the Triton one."""
+        """Which kernel forward(x) runs, and why not the Triton one."""
         return max_pool_kernel(x, self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return max_pool(x, self.kernel_size, self.stride)
+        return max_pool(x, self.kernel_size, self.stride, self.bias, self.relu, self.flatten_order)
+
+    def extra_repr(self) -> str:
+        return (super().extra_repr() + (", then bias" if self.bias is not None else "")
+                + (", then ReLU" if self.relu else "") + (", NCHW out" if self.flatten_order else ""))
 
 
 class ConvReLU(nn.Conv2d):
@@ -325,10 +338,12 @@ def rewritable(module: nn.Module) -> bool:
 def _pool_first(sequential: nn.Sequential) -> int:
     """Move each ReLU (and the bias of a convolution before it) past the MaxPool2d it feeds.
 
-    conv, ReLU, pool becomes conv without bias, pool, BiasReLU; a lone ReLU, pool swaps. A
-    SpaceToDepthConv2d that can run the pool takes it with the bias and ReLU (take_relu_and_pool), and the
-    ReLU's and pool's slots become Identities. The slots keep their names, so per-layer reports
-    still line up with the model's own numbering.
+    conv, ReLU, pool becomes conv without bias, then the pool with the bias and ReLU (MaxPool2d, in
+    the ReLU's slot), then an Identity; a lone ReLU goes into the pool the same way. A pool with
+    padding, dilation or ceil mode stays PyTorch's, with a BiasReLU (or the ReLU) after it. A
+    SpaceToDepthConv2d that can run the pool takes it with the bias and ReLU (take_relu_and_pool),
+    and the ReLU's and pool's slots become Identities. The slots keep their names, so per-layer
+    reports still line up with the model's own numbering.
     """
     modules, names = sequential._modules, list(sequential._modules)
     moved = 0
@@ -337,13 +352,15 @@ def _pool_first(sequential: nn.Sequential) -> int:
         if not (type(relu) is nn.ReLU and type(pool) is nn.MaxPool2d):
             continue
         conv = modules[names[index - 1]] if index > 0 else None
-        if isinstance(conv, SpaceToDepthConv2d) and conv.bias is not None and conv.take_relu_and_pool(pool):
+        biased = isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None
+        if biased and isinstance(conv, SpaceToDepthConv2d) and conv.take_relu_and_pool(pool):
             modules[first], modules[second] = nn.Identity(), nn.Identity()
-        elif isinstance(conv, (nn.Conv2d, SpaceToDepthConv2d)) and conv.bias is not None:
-            modules[first], modules[second] = pool, BiasReLU(conv.bias)
-            conv.bias = None
+        elif MaxPool2d.plain(pool):
+            modules[first], modules[second] = MaxPool2d.of(pool, conv.bias if biased else None, relu=True), nn.Identity()
         else:
-            modules[first], modules[second] = pool, relu
+            modules[first], modules[second] = pool, BiasReLU(conv.bias) if biased else relu
+        if biased and not isinstance(modules[first], nn.Identity):
+            conv.bias = None
         moved += 1
     return moved
 
@@ -375,6 +392,19 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(root.get_submodule(parent_name) if parent_name else root, child_name, new)
 
 
+def _write_last_pool_in_flatten_order(model: nn.Module) -> None:
+    """torchvision's AlexNet and VGG flatten their features' output for the classifier, after an average
+    pool that is the identity at 224 pixels: where the features end with a MaxPool2d, it writes its
+    output in the flatten's (NCHW) order, so the flatten reads it without a copy."""
+    features = getattr(model, "features", None)
+    if not (isinstance(features, nn.Sequential) and hasattr(model, "classifier")
+            and isinstance(getattr(model, "avgpool", None), SkipIdentityAdaptiveAvgPool2d)):
+        return
+    last = [module for module in features if not isinstance(module, nn.Identity)][-1:]
+    if last and isinstance(last[0], MaxPool2d):
+        last[0].flatten_order = True
+
+
 def rewrite_model(model: nn.Module) -> nn.Module:
     """A copy of `model` with every rewritable layer replaced; the original is untouched."""
     fast = copy.deepcopy(model)
@@ -397,6 +427,7 @@ def rewrite_model(model: nn.Module) -> nn.Module:
         elif MaxPool2d.plain(module):
             _replace(fast, name, MaxPool2d.of(module))
             replaced += 1
+    _write_last_pool_in_flatten_order(fast)
     if not replaced:
         raise UserError("rewrite: this model has nothing to rewrite (no strided convolution over "
                         f"<= {MAX_INPUT_CHANNELS} input channels, linear layer, ReLU after a convolution or "

@@ -118,6 +118,12 @@ def test_rewritten_model_keeps_its_useful_flop_and_saves_bytes(tmp_path):
     assert rewritten["features.0"]["flop"] == reference["features.0"]["flop"] + reference["features.2"]["flop"] + pooled
     assert rewritten["features.0"]["output_shape"] == reference["features.2"]["output_shape"]
     assert rewritten["features.0"]["bytes"] < reference["features.0"]["bytes"]
+    # pool2 runs conv2's bias and ReLU after it: its comparisons, then a bias add and a ReLU per pooled output
+    pooled2 = math.prod(reference["features.5"]["output_shape"])
+    assert rewritten["features.4"]["type"] == "MaxPool2d"
+    assert rewritten["features.4"]["flop"] == reference["features.5"]["flop"] + 2 * pooled2
+    assert rewritten["features.3"]["flop"] == reference["features.3"]["flop"] - math.prod(
+        reference["features.3"]["output_shape"])      # conv2 without its bias
     # conv3 + its ReLU, fused: the same FLOP, less traffic (the ReLU's read and write are gone)
     fused = rewritten["features.6"]["flop"] + rewritten["features.7"]["flop"]
     assert fused == reference["features.6"]["flop"] + reference["features.7"]["flop"]

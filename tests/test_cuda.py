@@ -28,7 +28,7 @@ from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
 from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels
-from cnnbench.rewrites import max_pool
+from cnnbench.rewrites import bias_relu, max_pool
 from cnnbench.timing import time_calls
 from conftest import BASELINE_ODDITIES, WNIDS, read_single_json, write_kinds
 
@@ -181,7 +181,7 @@ def test_rewritten_model_compiles_as_one_graph(batch):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_conv1_takes_the_pairs_form_from_two_images_and_computes_the_convolution(dtype):
-    from cnnbench.rewrites import SpaceToDepthConv2d, bias_relu
+    from cnnbench.rewrites import SpaceToDepthConv2d
 
     conv = torch.nn.Conv2d(3, 64, 11, stride=4, padding=2).to(CUDA, dtype)
     layer = SpaceToDepthConv2d(conv).to(memory_format=torch.channels_last)
@@ -290,7 +290,11 @@ def test_max_pool_kernel_gives_pytorchs_bits_on_alexnets_pools(dtype):
         x = torch.randn(shape, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
         got = torch.ops.cnnbench.max_pool(x, *kernel_size, *stride).permute(0, 3, 1, 2)
         assert got.is_contiguous(memory_format=torch.channels_last)
-        assert torch.equal(got, torch.nn.functional.max_pool2d(x, kernel_size, stride)), shape
+        pooled = torch.nn.functional.max_pool2d(x, kernel_size, stride)
+        assert torch.equal(got, pooled), shape
+        bias = torch.randn(shape[1], device=CUDA, dtype=dtype)     # with the bias and ReLU, in NCHW order
+        got = torch.ops.cnnbench.max_pool(x, *kernel_size, *stride, bias, True, True)
+        assert got.is_contiguous() and torch.equal(got, bias_relu(pooled, bias)), shape
     tiny = torch.randn(2, 8, 2, 5, device=CUDA, dtype=dtype).contiguous(memory_format=torch.channels_last)
     with pytest.raises(RuntimeError, match="too small"):    # PyTorch's own error, not an empty launch
         max_pool(tiny, (3, 3), (2, 2))

@@ -116,6 +116,19 @@ for shape, kernel_size, stride in (((2, 64, 55, 27), (3, 1), (2, 1)), ((3, 70, 1
     assert got.shape == expected.shape and got.is_contiguous(memory_format=torch.channels_last), shape
     assert torch.equal(got.isnan(), expected.isnan()), shape
     assert torch.equal(got.nan_to_num(), expected.nan_to_num()), shape
+    # with the bias and the ReLU, PyTorch's steps in fp16 (the bias added and rounded once), in both
+    # output orders; NaN stays NaN through the ReLU
+    half, bias = x.half(), torch.randn(shape[1]).half()     # the interpreter has no bf16
+    expected = F.relu(F.max_pool2d(half, kernel_size, stride) + bias.view(1, -1, 1, 1))
+    for relu_only in (False, True):
+        for flatten_order in (False, True):
+            got = torch.ops.cnnbench.max_pool(half, *kernel_size, *stride, None if relu_only else bias, True,
+                                              flatten_order)
+            got = got if flatten_order else got.permute(0, 3, 1, 2)
+            want = F.relu(F.max_pool2d(half, kernel_size, stride)) if relu_only else expected
+            assert got.is_contiguous() == flatten_order, shape
+            assert torch.equal(got.isnan(), want.isnan()), shape
+            assert torch.equal(got.nan_to_num(), want.nan_to_num()), shape
 print("same")
 """
 

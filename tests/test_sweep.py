@@ -71,7 +71,7 @@ def test_rewrite_run_says_which_linear_kernel_and_conv1_form_ran(tmp_path, capsy
     assert check["strided_conv_forms"] == [f"space-to-depth ({reason})"] * 2
     assert check["max_pool_kernel"] == f"F.max_pool2d ({reason})"
     printed = capsys.readouterr().out
-    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools in eager: {check['max_pool_kernel']}" \
+    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools: {check['max_pool_kernel']}" \
         in printed
     assert f"Strided convolutions (checked batch, then one image): space-to-depth ({reason}); " in printed
 
@@ -80,11 +80,15 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     model = alexnet().eval().double()
     fast = rewrite_model(model)
     kinds = [type(m).__name__ for m in fast.features]
-    # bias and ReLU moved past each pool, conv1 runs its ReLU and pool; conv3 and conv4 take theirs in (no pool follows)
-    assert kinds == ["SpaceToDepthConv2d", "Identity", "Identity", "Conv2d", "MaxPool2d", "BiasReLU",
-                     "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "BiasReLU"]
+    # bias and ReLU moved into each pool, conv1 runs its ReLU and pool; conv3 and conv4 take theirs in (no pool follows)
+    assert kinds == ["SpaceToDepthConv2d", "Identity", "Identity", "Conv2d", "MaxPool2d", "Identity",
+                     "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "Identity"]
     assert fast.features[0].pools and "then max_pool 3x3 stride 2 and ReLU" in repr(fast.features[0])
-    assert type(fast.features[4]) is type(fast.features[11]) is MaxPool2d    # eager: the Triton pool
+    pool2, pool5 = fast.features[4], fast.features[11]
+    assert type(pool2) is type(pool5) is MaxPool2d and pool2.relu and pool5.relu     # the Triton pool on CUDA
+    assert torch.equal(pool2.bias, model.features[3].bias) and torch.equal(pool5.bias, model.features[10].bias)
+    # the classifier flattens pool5's output: written in that order
+    assert pool5.flatten_order and not pool2.flatten_order and "NCHW out" in repr(pool5)
     assert [fast.features[i].bias is None for i in (0, 3, 6, 8, 10)] == [False, True, False, False, True]
     assert [type(m).__name__ for m in fast.classifier] == ["Dropout", "LinearReLU", "Identity", "Dropout",
                                                            "LinearReLU", "Identity", "LinearReLU"]
@@ -97,19 +101,22 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
         rewrite_model(torch.nn.Sequential(torch.nn.Tanh()))
 
 
-@pytest.mark.parametrize("pool, out_channels, taken", [
-    (torch.nn.MaxPool2d(3, 2), 8, True),
-    (torch.nn.MaxPool2d(2, 2), 8, False),                      # another window: the pool stays its own layer
-    (torch.nn.MaxPool2d(3, 2, ceil_mode=True), 8, False),
-    (torch.nn.MaxPool2d(3, 2, padding=1), 8, False),
-    (torch.nn.MaxPool2d(3, 2), 4, False),                      # 2 x 4 channels do not fill the kernel's tiles
+@pytest.mark.parametrize("pool, out_channels, after", [
+    (torch.nn.MaxPool2d(3, 2), 8, ["Identity", "Identity"]),
+    # another window: the pool stays its own layer, with the bias and ReLU
+    (torch.nn.MaxPool2d(2, 2), 8, ["MaxPool2d", "Identity"]),
+    # PyTorch's pool (the Triton one has no ceil mode or padding), then the bias and ReLU
+    (torch.nn.MaxPool2d(3, 2, ceil_mode=True), 8, ["MaxPool2d", "BiasReLU"]),
+    (torch.nn.MaxPool2d(3, 2, padding=1), 8, ["MaxPool2d", "BiasReLU"]),
+    (torch.nn.MaxPool2d(3, 2), 4, ["MaxPool2d", "Identity"]),   # 2 x 4 channels do not fill the kernel's tiles
 ])
-def test_a_strided_conv_takes_only_the_pool_its_kernel_can_run(pool, out_channels, taken):
+def test_a_strided_conv_takes_only_the_pool_its_kernel_can_run(pool, out_channels, after):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, out_channels, 11, stride=4, padding=2), torch.nn.ReLU(), pool)
     model = model.eval().double()
     fast = rewrite_model(model)
-    assert [type(m).__name__ for m in fast][1:] == (["Identity", "Identity"] if taken else ["MaxPool2d", "BiasReLU"])
-    assert fast[0].pools == taken
+    assert [type(m).__name__ for m in fast][1:] == after
+    assert fast[0].pools == (after[0] == "Identity")
+    assert (fast[0].bias is None) == (after[0] != "Identity")     # the bias went to the pool or after it
     for batch, size in ((2, 67), (1, 64), (3, 40)):       # conv outputs 16, 15 and 9 wide
         x = torch.randn(batch, 3, size, size, dtype=torch.float64)
         torch.testing.assert_close(fast(x), model(x), rtol=0, atol=1e-10)
@@ -122,6 +129,7 @@ def test_bias_and_relu_after_pool_change_no_bit_of_a_half_precision_tensor():
     pool = torch.nn.MaxPool2d(3, 2)
     expected = pool(torch.relu(y + bias.view(1, -1, 1, 1)))
     assert torch.equal(BiasReLU(bias)(pool(y)), expected)
+    assert torch.equal(MaxPool2d.of(pool, bias, relu=True)(y), expected)    # off CUDA: PyTorch's steps
 
 
 def test_compile_with_cuda_graphs_is_one_execution_and_refuses_self_graphing_modes():
