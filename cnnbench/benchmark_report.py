@@ -128,7 +128,7 @@ def summary_text(result: dict) -> str:
         lines.append(f"Rewrite check: relative difference {check['relative_diff']:.2g} from the reference model, "
                      f"top-1 agreement {_pct(check['top1_agreement'])}; batch-1 linear layers: "
                      f"{check['batch1_linear_kernel']}"
-                     + (f"; max-pools: {check['max_pool_kernel']}" if check.get("max_pool_kernel") else ""))
+                     + (f"; max-pools in eager: {check['max_pool_kernel']}" if check.get("max_pool_kernel") else ""))
         if check.get("strided_conv_forms"):
             lines.append(f"Strided convolutions (checked batch, then one image): {'; '.join(check['strided_conv_forms'])}")
     if m["top1_accuracy"] is not None:

@@ -71,7 +71,7 @@ def test_rewrite_run_says_which_linear_kernel_and_conv1_form_ran(tmp_path, capsy
     assert check["strided_conv_forms"] == [f"space-to-depth ({reason})"] * 2
     assert check["max_pool_kernel"] == f"F.max_pool2d ({reason})"
     printed = capsys.readouterr().out
-    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools: {check['max_pool_kernel']}" \
+    assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools in eager: {check['max_pool_kernel']}" \
         in printed
     assert f"Strided convolutions (checked batch, then one image): space-to-depth ({reason}); " in printed
 
