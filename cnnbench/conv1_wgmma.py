@@ -215,10 +215,8 @@ def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.
         kernel(x, packed.contiguous(), bias, y, plan)
         if plan[0]:
             return y
-        rows = y.permute(0, 3, 1, 2)       # the pool's column part, then the ReLU
-        if kernels.kernel_unavailable(rows):
-            return F.relu_(F.max_pool2d(rows, (3, 1), (2, 1))).permute(0, 2, 3, 1).contiguous()
-        return kernels.max_pool(rows, (3, 1), (2, 1), relu=True)
+        # the pool's column part, then the ReLU; channels_last out, so .contiguous() is a no-op
+        return kernels.max_pool(y.permute(0, 3, 1, 2), (3, 1), (2, 1), relu=True).permute(0, 2, 3, 1).contiguous()
 
 
 if hasattr(torch.library, "custom_op"):

@@ -43,7 +43,7 @@ ReLU moved after it as one Triton kernel (kernels.max_pool), eager and compiled.
 inductor's fused pool, bias and ReLU kernels took 629 us for pool2 and pool5 (with the classifier's
 flatten), the Triton kernel 456 us plus 80 for the flatten's copy. The last pool before a
 torchvision classifier's flatten (AlexNet, VGG) writes NCHW order, so the flatten is a view. A
-compiled forward of a single image keeps inductor's pools (max_pool says why).
+compiled forward of a single image keeps inductor's pools (kernels.max_pool says why).
 """
 
 import copy
@@ -73,40 +73,6 @@ def space_to_depth(x: torch.Tensor, s: int) -> torch.Tensor:
     else:                                                    # storage is (n, c, h, i, w, j)
         blocks = x.reshape(n, c, height // s, s, width // s, s).permute(0, 2, 4, 1, 3, 5)
     return blocks.reshape(n, height // s, width // s, c * s * s).permute(0, 3, 1, 2)
-
-
-def _nhwc_kernel_unavailable(x: torch.Tensor) -> str:
-    """'' where the Triton kernels that read NHWC (conv_pairs, max_pool) can run on x, else why not."""
-    return kernels.kernel_unavailable(x) or ("" if x.is_contiguous(memory_format=torch.channels_last)
-                                             else "input not channels_last")
-
-
-def _max_pool_unavailable(x: torch.Tensor, kernel_size: tuple) -> str:
-    """'' where max_pool runs x through the Triton kernel in an eager forward, else why not."""
-    return _nhwc_kernel_unavailable(x) or ("" if x.numel() and x.shape[-2] >= kernel_size[0]
-                                           and x.shape[-1] >= kernel_size[1] else "input smaller than the window")
-
-
-def max_pool_kernel(x: torch.Tensor, kernel_size: tuple) -> str:
-    """Which kernel max_pool runs on x in an eager forward (what the run-time check records)."""
-    reason = _max_pool_unavailable(x, kernel_size)
-    return f"F.max_pool2d ({reason})" if reason else "triton max_pool"
-
-
-def max_pool(x: torch.Tensor, kernel_size: tuple, stride: tuple, bias=None, relu: bool = False,
-             flatten_order: bool = False) -> torch.Tensor:
-    """F.max_pool2d(x, kernel_size, stride), no padding, then the per-channel bias and the ReLU where
-    asked: kernels.max_pool where it can run (its output NCHW-contiguous with flatten_order, else
-    channels_last); F.max_pool2d and the elementwise steps elsewhere (which says what is wrong with a
-    too-small input). Compiled, a single image keeps inductor's fused pool: its kernels are dependent
-    launches, so the first FC layer streams its weights while pool5 runs, and on an H200 the
-    forward's p50 was 0.076-0.077 ms with them against 0.082-0.083 with the Triton kernel."""
-    if _max_pool_unavailable(x, kernel_size) or (torch.compiler.is_compiling() and x.shape[0] == 1):
-        y = F.max_pool2d(x, kernel_size, stride)
-        y = y if bias is None else y + bias.view(1, -1, 1, 1)
-        return F.relu(y) if relu else y
-    y = torch.ops.cnnbench.max_pool(x, *kernel_size, *stride, bias, relu, flatten_order)
-    return y if flatten_order else y.permute(0, 3, 1, 2)   # channels_last in memory
 
 
 class SpaceToDepthConv2d(nn.Module):
@@ -165,7 +131,7 @@ class SpaceToDepthConv2d(nn.Module):
         a pair's outputs to fit the tiles that were measured (128 wide: 64 channels), and two images or
         more: a single image keeps the space-to-depth form, whose batch-1 latency was measured, and
         the run-time check (verify_rewrite: a batch, then its first image alone) then sees both forms."""
-        return (kernels.pairs_unavailable(x) or _nhwc_kernel_unavailable(x)
+        return (kernels.pairs_unavailable(x) or kernels.nhwc_unavailable(x)
                 or ("" if self.out_channels <= 64 else "more than 64 output channels")
                 or ("one image" if x.shape[0] < 2 else ""))
 
@@ -203,9 +169,9 @@ class SpaceToDepthConv2d(nn.Module):
         if not self._why_not_pairs(x):
             y = self._pairs(x, bias)
             # the pool's column part
-            return max_pool(y, (3, 1), (2, 1), self.bias, relu=True) if self.pools else y
+            return kernels.max_pool(y, (3, 1), (2, 1), self.bias, relu=True) if self.pools else y
         y = self._space_to_depth(x, bias)
-        return max_pool(y, (3, 3), (2, 2), self.bias, relu=True) if self.pools else y
+        return kernels.max_pool(y, (3, 3), (2, 2), self.bias, relu=True) if self.pools else y
 
     def _space_to_depth(self, x: torch.Tensor, bias) -> torch.Tensor:
         s = self.stride
@@ -251,7 +217,7 @@ class BiasReLU(nn.Module):
 
 class MaxPool2d(nn.MaxPool2d):
     """A max-pool without padding, dilation, ceil mode or indices, and the bias and ReLU moved after it
-    (if any), through max_pool: one Triton kernel where the kernels run. Same class name as
+    (if any), through kernels.max_pool: one Triton kernel where the kernels run. Same class name as
     PyTorch's, so reports that go by it read the same. flatten_order: its output is flattened next
     (the last pool before a classifier), so it is written in NCHW order."""
 
@@ -275,10 +241,10 @@ class MaxPool2d(nn.MaxPool2d):
 
     def kernel(self, x: torch.Tensor) -> str:
         """Which kernel forward(x) runs, and why not the Triton one."""
-        return max_pool_kernel(x, self.kernel_size)
+        return kernels.max_pool_kernel(x, self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return max_pool(x, self.kernel_size, self.stride, self.bias, self.relu, self.flatten_order)
+        return kernels.max_pool(x, self.kernel_size, self.stride, self.bias, self.relu, self.flatten_order)
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + (", then bias" if self.bias is not None else "")

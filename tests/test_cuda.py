@@ -25,10 +25,11 @@ from cnnbench.data import open_dataset
 from cnnbench.device import BusySampler, resolve_device
 from cnnbench.errors import REPO_ROOT, UserError
 from cnnbench.gpu_decode import DecodeOnDevice, NvjpegDecoder, make_gpu_decoder
+from cnnbench.kernels import max_pool
 from cnnbench.modes import EXECUTIONS, Mode, Runner
 from cnnbench.preprocess import Preprocess
 from cnnbench.resample import resize_crop_kernels
-from cnnbench.rewrites import bias_relu, max_pool
+from cnnbench.rewrites import bias_relu
 from cnnbench.timing import time_calls
 from conftest import BASELINE_ODDITIES, WNIDS, read_single_json, write_kinds
 
