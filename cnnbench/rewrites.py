@@ -29,13 +29,13 @@ Where the Triton kernels run (fp16/bf16 channels_last input on CUDA) and the bat
 images or more, one kernel (kernels.conv_pairs) computes the convolution straight from the image,
 two neighbouring output pixels per GEMM row (twice the output channels wide), over the span of
 each input row that both windows cover; its output is the channels_last output image. Where a
-3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_relu_and_pool), with the bias
-and ReLU between: the kernel stores each row's max over the pool's windows, half as wide, and a
-(3, 1) max-pool over rows finishes it, so the full-size output is never written. Max is exact, so
-the bits are the pool's. On a GPU of compute capability 9.0 (Hopper), AlexNet's conv1 with its
-bias, pool and ReLU runs instead as one CUDA C++ kernel on wgmma (conv1_wgmma.py) that copies each
-tile's image rows into shared memory once and writes the pooled output; where it cannot run, the
-run-time check records why, and the pairs form runs.
+3x3, stride-2 max-pool follows (AlexNet's pool1), the layer runs it too (take_relu_and_pool), with
+the bias and ReLU after it: the kernel stores each row's max over the pool's windows, half as wide,
+and a (3, 1) max-pool over rows, with the bias and ReLU, finishes it, so the full-size output is
+never written. Max is exact, so the bits are the pool's. On a GPU of compute capability 9.0
+(Hopper), AlexNet's conv1 with its bias, pool and ReLU runs instead as one CUDA C++ kernel on wgmma
+(conv1_wgmma.py) that copies each tile's image rows into shared memory once and writes the pooled
+output; where it cannot run, the run-time check records why, and the pairs form runs.
 
 On fp16/bf16 channels_last CUDA input, each max-pool (and that column part) runs with the bias and
 ReLU moved after it as one Triton kernel (kernels.max_pool), eager and compiled. On an H200 at batch
