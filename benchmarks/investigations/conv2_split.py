@@ -12,6 +12,8 @@ and by energy (at the power cap a step pays by the joules it saves).
   is) instead of a separate ReLU kernel after each.
 
 First conv2 alone in each split (eager, graphed), then the compiled forwards with the other two.
+It ran at ba4262f (conv2_groups calls 1-2). Since ee11d6a the product's pools run their bias and
+ReLU in its own Triton kernel, so on later trees the Triton-pools variant finds no BiasReLU to take.
 Usage: python benchmarks/investigations/conv2_split.py --precision bf16 --channels-last --rewrite
 """
 
