@@ -5,10 +5,10 @@ reads the image in place, two output pixels per row, so no blocked copy of the i
 the reduction runs over the 45 elements of each input row the pair's windows cover (48 with the
 alignment), not over padded blocks; it can also store the row part of the 3x3, stride-2 max-pool
 that follows (row_max), so it writes half as much. max_pool is a max-pool over an NHWC image with
-the bias and ReLU after it: on AlexNet's pools on an H200, PyTorch's NHWC max-pool moved 0.4-0.7 TB/s,
-and in a compiled forward it took 456 us for pool2 and pool5 where inductor's fused kernels took 629
-(docs/speed-steps.md). The third is a linear layer on a single input
-row (batch 1), optionally followed by ReLU. cuBLAS runs it as a split-K GEMM plus a reduction kernel,
+the bias and ReLU after it: on AlexNet's pools on an H200, PyTorch's NHWC max-pool moved 0.4-0.7
+TB/s, and in a compiled forward it took 456 us for pool2 and pool5 where inductor's fused kernels
+took 629 (docs/speed-steps.md). The third is a linear layer on a single input row (batch 1),
+optionally followed by ReLU. cuBLAS runs it as a split-K GEMM plus a reduction kernel,
 and the ReLU is one more; at batch 1 the layer is nothing but streaming its weights, so one pass that
 reads each weight once, multiplies in fp32 and adds the bias and ReLU before its single rounding
 does the same sum in fewer kernels.
@@ -451,7 +451,7 @@ def nhwc_unavailable(x: torch.Tensor) -> str:
 
 
 def _max_pool_unavailable(x: torch.Tensor, kernel_size: tuple) -> str:
-    """'' where max_pool runs x through the Triton kernel in an eager forward, else why not."""
+    """'' where max_pool can run x through the Triton kernel, else why not."""
     return nhwc_unavailable(x) or ("" if x.numel() and x.shape[-2] >= kernel_size[0]
                                    and x.shape[-1] >= kernel_size[1] else "input smaller than the window")
 

@@ -240,7 +240,7 @@ class MaxPool2d(nn.MaxPool2d):
         return cls(pair(pool.kernel_size), pair(pool.stride), bias, relu)
 
     def kernel(self, x: torch.Tensor) -> str:
-        """Which kernel forward(x) runs, and why not the Triton one."""
+        """Which kernel forward(x) runs in eager, and why not the Triton one."""
         return kernels.max_pool_kernel(x, self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
