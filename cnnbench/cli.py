@@ -15,8 +15,8 @@ REWRITES = ("exactly equivalent, faster forms of the layers, checked against the
             "and ReLU as one CUDA kernel on Hopper's wgmma, else in pixel pairs through Triton with the pool's "
             "row part), else as space-to-depth + stride-1 conv; bias and ReLU after max-pooling; ReLU fused into "
             "the convolution "
-            "or linear layer before it (a Triton pass over the weights at batch 1); max-pools as one Triton kernel "
-            "in eager forwards")
+            "or linear layer before it (a Triton pass over the weights at batch 1); each max-pool with the bias and "
+            "ReLU after it as one Triton kernel (a compiled single image keeps inductor's)")
 
 
 def positive_int(text: str) -> int:
