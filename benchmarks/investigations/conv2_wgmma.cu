@@ -1,0 +1,257 @@
+// AlexNet's conv2 (64 -> 192 channels, 5x5, stride 1, padding 2, 27 x 27) on an NHWC fp16/bf16 input, as
+// an implicit GEMM on Hopper's wgmma (sm_90a), without its bias where none is given. Compiled at run time by
+// NVRTC, which defines ELEMENT_BF16 for bf16 (else fp16).
+//
+// cuDNN runs this convolution with a 256 x 64 tile, so each MMA reads 2 KB of weights and 2 KB of image
+// from shared memory per 64 x 64 x 16 multiply-adds. Here a program of 3 warpgroups takes 192 output pixels
+// by all 192 output channels: an MMA of 64 x 192 x 16 reads 6 KB of weights from shared memory and 2 KB of
+// image, into registers.
+// - A GEMM row is one output pixel, K runs over the 25 taps, 64 channels (128 bytes, 4 MMA steps) each.
+// - The input rows the tile's pixels read (at most 13 rows of 27 pixels) are copied into shared memory once,
+//   a pixel's 8 16-byte pieces swizzled by its index (piece q at q ^ index % 8); the next tile's rows arrive
+//   during this tile's MMAs (cp.async, two buffers).
+// - Each lane gives ldmatrix the address of its pixel's piece for the tap, shifted by the tap's offset: that
+//   reads the overlapping windows of neighbouring pixels without an im2col copy. Eight consecutive pixels
+//   have 8 consecutive indices, so a phase of ldmatrix reads 8 distinct bank groups. A tap's source pixel
+//   outside the image reads a zero row.
+// - A tap's weights (192 rows of 128 bytes, 24 KB, swizzled for wgmma's B descriptor) stream through 4
+//   buffers two taps ahead; every tile runs the same 25 taps in turn.
+// - The weights' output channels are permuted so that the 4 threads of a fragment row store 64 contiguous
+//   bytes of a pixel per 16-byte store.
+
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+
+#ifdef ELEMENT_BF16
+#define MMA_TYPE "bf16"
+#else
+#define MMA_TYPE "f16"
+#endif
+
+#define SIDE 27                      // input and output rows and columns
+#define PIXELS (SIDE * SIDE)
+#define PIXEL_PIECES 8               // 64 channels x 2 bytes, in 16-byte pieces
+#define OUT_CHANNELS 192
+#define TAPS 25                      // 5 x 5
+#define WARPGROUPS 3
+#define THREADS (128 * WARPGROUPS)
+#define TILE (64 * WARPGROUPS)       // output pixels per tile
+#define STAGED_ROWS 13               // input rows a tile reads at most: 192 pixels span 9 rows, and 2 either side
+#define STAGE_BYTES (STAGED_ROWS * SIDE * PIXEL_PIECES * 16)
+#define TAP_BYTES (OUT_CHANNELS * PIXEL_PIECES * 16)
+#define TAP_BUFFERS 4                // a tap's weights are overwritten two taps after its last MMA was issued
+#define AHEAD 2                      // steps between a fragment's load and its MMA
+#define SETS 4                       // fragment register sets: AHEAD + 2, and a tap's 4 steps use them in turn
+static_assert(SETS == AHEAD + 2 && SETS == 4, "a tap's steps index the sets");
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void copy_async(uint32_t target, const void* source) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(target), "l"(source));
+}
+
+__device__ __forceinline__ void load_matrices(uint32_t (&a)[4], uint32_t address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3]) : "r"(address));
+}
+
+// wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
+__device__ __forceinline__ uint64_t weight_descriptor(uint32_t address) {
+    return (uint64_t)((address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32)
+           | ((uint64_t)1 << 62);
+}
+__device__ __forceinline__ void mma(float (&d)[96], const uint32_t (&a)[4], uint64_t b, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %101, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n192k16.f32." MMA_TYPE "." MMA_TYPE " {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95"
+        "}, {%96, %97, %98, %99}, %100, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
+}
+
+template <int N> __device__ __forceinline__ void wait_mma() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
+}
+
+// Two channels rounded to the element type, the first in the low half.
+__device__ __forceinline__ uint32_t round_pair(float first, float second) {
+    uint32_t pair;
+#ifdef ELEMENT_BF16
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(second), "f"(first));
+#else
+    asm("{\n.reg .f16 lo, hi;\ncvt.rn.f16.f32 lo, %1;\ncvt.rn.f16.f32 hi, %2;\nmov.b32 %0, {lo, hi};\n}"
+        : "=r"(pair) : "f"(first), "f"(second));
+#endif
+    return pair;
+}
+
+// The bias of two channels (elements of the input's type) as floats.
+__device__ __forceinline__ float2 bias_pair(const unsigned short* bias, int channel) {
+    const uint32_t pair = *reinterpret_cast<const uint32_t*>(bias + channel);
+#ifdef ELEMENT_BF16
+    return make_float2(__uint_as_float(pair << 16), __uint_as_float(pair & 0xFFFF0000u));
+#else
+    float first, second;
+    asm("{\n.reg .f16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.f32.f16 %0, lo;\ncvt.f32.f16 %1, hi;\n}"
+        : "=f"(first), "=f"(second) : "r"(pair));
+    return make_float2(first, second);
+#endif
+}
+
+// A tile: output pixels first to first + TILE - 1 of the batch (pixel p is row p / SIDE of all the batch's
+// rows, column p % SIDE), and the input rows it reads, from row `top` of the batch on.
+struct Tile {
+    int first, top, rows;
+};
+
+__device__ __forceinline__ Tile tile_at(int index, int pixels) {
+    const int first = index * TILE, last = min(first + TILE, pixels) - 1;
+    const int first_row = first / SIDE, last_row = last / SIDE;
+    const int top = max(first_row - 2, first_row / SIDE * SIDE);
+    const int bottom = min(last_row + 2, last_row / SIDE * SIDE + SIDE - 1);
+    return {first, top, bottom - top + 1};
+}
+
+// Copies the tile's input rows into `buffer`, swizzled: piece q of staged pixel i at i * 128 + (q ^ i % 8) * 16.
+__device__ __forceinline__ void stage_rows(const uint4* __restrict__ x, uint32_t buffer, const Tile& tile) {
+    const uint4* source = x + (size_t)tile.top * SIDE * PIXEL_PIECES;
+    for (int c = threadIdx.x; c < tile.rows * SIDE * PIXEL_PIECES; c += THREADS) {
+        const int pixel = c / PIXEL_PIECES, piece = c % PIXEL_PIECES;
+        copy_async(buffer + pixel * 128 + ((piece ^ (pixel % 8)) << 4), source + c);
+    }
+}
+
+__device__ __forceinline__ void stage_tap(const uint4* __restrict__ packed, uint32_t buffer, int tap) {
+    const uint4* source = packed + (size_t)tap * (TAP_BYTES / 16);
+    for (int c = threadIdx.x; c < TAP_BYTES / 16; c += THREADS) copy_async(buffer + 16 * c, source + c);
+}
+
+// This lane's output pixel (the fragment row whose address it gives ldmatrix), as the tile stages it.
+struct Lane {
+    int row, column, staged;    // row and column in its image; index among the staged pixels
+    bool inside;                // a pixel of the batch (a last tile may run past it)
+};
+
+// The ldmatrix address of this lane's piece of step `step` of tap `tap`: its pixel's source pixel for the tap,
+// or the zero row where that lies outside the image.
+__device__ __forceinline__ uint32_t fragment_address(const Lane& lane, int tap, int step, int half, uint32_t buffer,
+                                                     uint32_t zero) {
+    const int dy = tap / 5 - 2, dx = tap % 5 - 2, piece = 2 * step + half;
+    const int row = lane.row + dy, column = lane.column + dx, source = lane.staged + dy * SIDE + dx;
+    const bool inside = lane.inside && row >= 0 && row < SIDE && column >= 0 && column < SIDE;
+    return inside ? buffer + source * 128 + ((piece ^ (source % 8)) << 4) : zero + (piece << 4);
+}
+
+// The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
+__device__ __forceinline__ int channel_of(int j, int quad) {
+    return 32 * (j / 4) + 8 * quad + 2 * (j % 4);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1)
+conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const unsigned short* __restrict__ bias,
+            uint4* __restrict__ y, int images) {
+    extern __shared__ unsigned char dynamic_shared[];
+    // the weights' swizzle atoms must start on 1024 bytes
+    unsigned char* taps = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
+    unsigned char* stages = taps + TAP_BUFFERS * TAP_BYTES;
+    unsigned char* zero = stages + 2 * STAGE_BYTES;
+    if (threadIdx.x < 8) reinterpret_cast<uint4*>(zero)[threadIdx.x] = make_uint4(0, 0, 0, 0);
+    const uint32_t taps_address = shared_address(taps), stages_address = shared_address(stages);
+    const uint32_t zero_address = shared_address(zero);
+
+    const int pixels = images * PIXELS, tiles = (pixels + TILE - 1) / TILE;
+    const int warp = threadIdx.x / 32, lane_id = threadIdx.x % 32, group = lane_id / 4, quad = lane_id % 4;
+    const int fragment_row = 16 * warp + (lane_id & 7) + 8 * ((lane_id >> 3) & 1), half = lane_id >> 4;
+    int index = blockIdx.x;
+    if (index >= tiles) return;
+    Tile tile = tile_at(index, pixels);
+    stage_rows(x, stages_address, tile);
+    stage_tap(packed, taps_address, 0);
+    asm volatile("cp.async.commit_group;");
+    stage_tap(packed, taps_address + TAP_BYTES, 1);
+    asm volatile("cp.async.commit_group;");
+
+    int counted = 0;     // taps run so far: tap buffer counted % TAP_BUFFERS holds this tap's weights
+    for (int round = 0; index < tiles; ++round) {
+        const uint32_t buffer = stages_address + (round & 1) * STAGE_BYTES;
+        const int next = index + gridDim.x;
+        Lane lane;
+        {
+            const int p = tile.first + fragment_row;
+            lane = {p / SIDE % SIDE, p % SIDE, p - tile.top * SIDE, p < pixels};
+        }
+        float acc[96];
+#pragma unroll
+        for (int i = 0; i < 96; ++i) acc[i] = 0.0f;
+        uint32_t a[SETS][4];
+#pragma unroll 1
+        for (int tap = 0; tap < TAPS; ++tap, ++counted) {
+            asm volatile("cp.async.wait_group 1;" ::: "memory");
+            __syncthreads();    // this tap's weights are staged, and the MMAs of two taps back have run
+            stage_tap(packed, taps_address + (counted + 2) % TAP_BUFFERS * TAP_BYTES, (tap + 2) % TAPS);
+            if (tap == 0 && next < tiles) stage_rows(x, stages_address + ((round + 1) & 1) * STAGE_BYTES,
+                                                     tile_at(next, pixels));
+            asm volatile("cp.async.commit_group;");
+            if (tap == 0) {
+#pragma unroll
+                for (int s = 0; s < AHEAD; ++s)
+                    load_matrices(a[s], fragment_address(lane, 0, s, half, buffer, zero_address));
+            }
+            const uint32_t weights = taps_address + counted % TAP_BUFFERS * TAP_BYTES;
+#pragma unroll
+            for (int s = 0; s < 4; ++s) {
+                asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+                mma(acc, a[s], weight_descriptor(weights + 32 * s), tap > 0 || s > 0);
+                asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+                const int ahead_tap = tap + (s + AHEAD) / 4, ahead_step = (s + AHEAD) % 4;
+                if (ahead_tap < TAPS)
+                    load_matrices(a[(s + AHEAD) % SETS],
+                                  fragment_address(lane, ahead_tap, ahead_step, half, buffer, zero_address));
+                wait_mma<1>();
+            }
+        }
+        wait_mma<0>();
+
+        // rows group and group + 8 of the warp's 16: pixels tile.first + 16 * warp + group + 8 * u
+#pragma unroll
+        for (int u = 0; u < 2; ++u) {
+            const int p = tile.first + 16 * warp + group + 8 * u;
+            if (p >= pixels) continue;
+            uint4* out = y + (size_t)p * (OUT_CHANNELS / 8) + quad;
+#pragma unroll
+            for (int k = 0; k < OUT_CHANNELS / 32; ++k) {
+                uint32_t pair[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int j = 4 * k + i;
+                    float2 b = make_float2(0.0f, 0.0f);
+                    if (bias) b = bias_pair(bias, channel_of(j, quad));
+                    pair[i] = round_pair(acc[4 * j + 2 * u] + b.x, acc[4 * j + 2 * u + 1] + b.y);
+                }
+                out[4 * k] = make_uint4(pair[0], pair[1], pair[2], pair[3]);
+            }
+        }
+        index = next;
+        if (index < tiles) tile = tile_at(index, pixels);
+    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+}
