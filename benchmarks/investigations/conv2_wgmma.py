@@ -66,11 +66,11 @@ def main() -> int:
     torch.backends.cudnn.allow_tf32 = False      # the fp32 reference in fp32
     device = torch.device("cuda")
     programs = torch.cuda.get_device_properties(device).multi_processor_count
+    weight32 = torch.randn(192, 64, 5, 5, device=device) * 0.03      # (and the device's context is current)
+    bias32 = torch.randn(192, device=device)
     kernels = {dtype: Kernel(compile_cubin(SOURCE.read_text(), defines), "conv2_wgmma", THREADS, SHARED_BYTES)
                for dtype, defines in DEFINES.items()}
     print(f"registers per thread: {kernels[torch.bfloat16].registers}; shared bytes {SHARED_BYTES}", flush=True)
-    weight32 = torch.randn(192, 64, 5, 5, device=device) * 0.03
-    bias32 = torch.randn(192, device=device)
     if args.once:
         x = torch.randn(args.batch_size, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
         conv2_wgmma(kernels[torch.bfloat16], programs, x.contiguous(memory_format=torch.channels_last),
