@@ -37,8 +37,9 @@ typedef unsigned long long uint64_t;
 #define THREADS (128 * WARPGROUPS)
 #define TILE (64 * WARPGROUPS)       // output pixels per tile
 #define STAGED_ROWS 13               // input rows a tile reads at most: 192 pixels span 9 rows, and 2 either side
-#define STAGE_BYTES (STAGED_ROWS * SIDE * PIXEL_PIECES * 16)
+#define STAGE_BYTES 45056                // 13 rows of 27 pixels of 128 bytes, rounded up to 1024
 #define TAP_BYTES (OUT_CHANNELS * PIXEL_PIECES * 16)
+static_assert(STAGE_BYTES >= STAGED_ROWS * SIDE * PIXEL_PIECES * 16 && STAGE_BYTES % 1024 == 0, "aligned rows");
 #define TAP_BUFFERS 4                // a tap's weights are overwritten two taps after its last MMA was issued
 #define AHEAD 2                      // steps between a fragment's load and its MMA
 #define SETS 4                       // fragment register sets: AHEAD + 2, and a tap's 4 steps use them in turn
@@ -131,7 +132,8 @@ __device__ __forceinline__ Tile tile_at(int index, int pixels) {
     return {first, top, bottom - top + 1};
 }
 
-// Copies the tile's input rows into `buffer`, swizzled: piece q of staged pixel i at i * 128 + (q ^ i % 8) * 16.
+// Copies the tile's input rows into `buffer` (1024-byte aligned), swizzled: piece q of staged pixel i at
+// i * 128 + (q ^ i % 8) * 16.
 __device__ __forceinline__ void stage_rows(const uint4* __restrict__ x, uint32_t buffer, const Tile& tile) {
     const uint4* source = x + (size_t)tile.top * SIDE * PIXEL_PIECES;
     for (int c = threadIdx.x; c < tile.rows * SIDE * PIXEL_PIECES; c += THREADS) {
@@ -140,25 +142,21 @@ __device__ __forceinline__ void stage_rows(const uint4* __restrict__ x, uint32_t
     }
 }
 
-__device__ __forceinline__ void stage_tap(const uint4* __restrict__ packed, uint32_t buffer, int tap) {
-    const uint4* source = packed + (size_t)tap * (TAP_BYTES / 16);
-    for (int c = threadIdx.x; c < TAP_BYTES / 16; c += THREADS) copy_async(buffer + 16 * c, source + c);
+// Copies a tap's weights (this thread's 4 pieces: `source` points at its first for tap 0) into a tap buffer.
+__device__ __forceinline__ void stage_tap(const uint4* __restrict__ source, uint32_t buffer, int tap) {
+    source += tap * (TAP_BYTES / 16);
+#pragma unroll
+    for (int i = 0; i < TAP_BYTES / 16 / THREADS; ++i) copy_async(buffer + 16 * THREADS * i, source + THREADS * i);
 }
+static_assert(TAP_BYTES / 16 % THREADS == 0, "whole pieces per thread");
 
-// This lane's output pixel (the fragment row whose address it gives ldmatrix), as the tile stages it.
-struct Lane {
-    int row, column, staged;    // row and column in its image; index among the staged pixels
-    bool inside;                // a pixel of the batch (a last tile may run past it)
-};
-
-// The ldmatrix address of this lane's piece of step `step` of tap `tap`: its pixel's source pixel for the tap,
-// or the zero row where that lies outside the image.
-__device__ __forceinline__ uint32_t fragment_address(const Lane& lane, int tap, int step, int half, uint32_t buffer,
+// The ldmatrix address of a lane's piece of MMA step `step` of kernel column `kw`: `row_address` is its
+// pixel's piece `half` shifted by the kernel row (unswizzled: 128 bytes per staged pixel), `in_row` bit kw
+// says whether the source pixel lies in the image; else the zero row.
+__device__ __forceinline__ uint32_t fragment_address(uint32_t row_address, uint32_t in_row, int kw, int step,
                                                      uint32_t zero) {
-    const int dy = tap / 5 - 2, dx = tap % 5 - 2, piece = 2 * step + half;
-    const int row = lane.row + dy, column = lane.column + dx, source = lane.staged + dy * SIDE + dx;
-    const bool inside = lane.inside && row >= 0 && row < SIDE && column >= 0 && column < SIDE;
-    return inside ? buffer + source * 128 + ((piece ^ (source % 8)) << 4) : zero + (piece << 4);
+    const uint32_t v = row_address + (kw - 2) * 128 + 32 * step;
+    return (in_row >> kw) & 1 ? v ^ ((v >> 3) & 0x70) : zero;     // piece bits 4-6 ^= staged pixel % 8 (bits 7-9)
 }
 
 // The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
@@ -170,63 +168,79 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
 conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const unsigned short* __restrict__ bias,
             uint4* __restrict__ y, int images) {
     extern __shared__ unsigned char dynamic_shared[];
-    // the weights' swizzle atoms must start on 1024 bytes
+    // the weights' swizzle atoms and the staged rows' start on 1024 bytes
     unsigned char* taps = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
     unsigned char* stages = taps + TAP_BUFFERS * TAP_BYTES;
     unsigned char* zero = stages + 2 * STAGE_BYTES;
     if (threadIdx.x < 8) reinterpret_cast<uint4*>(zero)[threadIdx.x] = make_uint4(0, 0, 0, 0);
-    const uint32_t taps_address = shared_address(taps), stages_address = shared_address(stages);
+    const uint32_t taps_address = shared_address(taps) + 16 * threadIdx.x, stages_address = shared_address(stages);
     const uint32_t zero_address = shared_address(zero);
+    const uint4* tap_source = packed + threadIdx.x;
 
     const int pixels = images * PIXELS, tiles = (pixels + TILE - 1) / TILE;
-    const int warp = threadIdx.x / 32, lane_id = threadIdx.x % 32, group = lane_id / 4, quad = lane_id % 4;
-    const int fragment_row = 16 * warp + (lane_id & 7) + 8 * ((lane_id >> 3) & 1), half = lane_id >> 4;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+    const int fragment_row = 16 * warp + (lane & 7) + 8 * ((lane >> 3) & 1), half = lane >> 4;
     int index = blockIdx.x;
     if (index >= tiles) return;
     Tile tile = tile_at(index, pixels);
     stage_rows(x, stages_address, tile);
-    stage_tap(packed, taps_address, 0);
+    stage_tap(tap_source, taps_address, 0);
     asm volatile("cp.async.commit_group;");
-    stage_tap(packed, taps_address + TAP_BYTES, 1);
+    stage_tap(tap_source, taps_address + TAP_BYTES, 1);
     asm volatile("cp.async.commit_group;");
 
     int counted = 0;     // taps run so far: tap buffer counted % TAP_BUFFERS holds this tap's weights
     for (int round = 0; index < tiles; ++round) {
-        const uint32_t buffer = stages_address + (round & 1) * STAGE_BYTES;
         const int next = index + gridDim.x;
-        Lane lane;
-        {
-            const int p = tile.first + fragment_row;
-            lane = {p / SIDE % SIDE, p % SIDE, p - tile.top * SIDE, p < pixels};
+        // this lane's pixel, and which of its 5 x 5 source pixels lie in the image: bit d of rows_in
+        // (columns_in) says whether row (column) d - 2 from the pixel's does
+        const int p = tile.first + fragment_row, row = p / SIDE % SIDE, column = p % SIDE;
+        uint32_t rows_in = 0, columns_in = 0;
+#pragma unroll
+        for (int d = 0; d < 5; ++d) {
+            rows_in |= (uint32_t)(p < pixels && row + d - 2 >= 0 && row + d - 2 < SIDE) << d;
+            columns_in |= (uint32_t)(column + d - 2 >= 0 && column + d - 2 < SIDE) << d;
         }
+        const uint32_t pixel_address = stages_address + (round & 1) * STAGE_BYTES + (p - tile.top * SIDE) * 128
+                                       + 16 * half;
         float acc[96];
 #pragma unroll
         for (int i = 0; i < 96; ++i) acc[i] = 0.0f;
         uint32_t a[SETS][4];
 #pragma unroll 1
-        for (int tap = 0; tap < TAPS; ++tap, ++counted) {
-            asm volatile("cp.async.wait_group 1;" ::: "memory");
-            __syncthreads();    // this tap's weights are staged, and the MMAs of two taps back have run
-            stage_tap(packed, taps_address + (counted + 2) % TAP_BUFFERS * TAP_BYTES, (tap + 2) % TAPS);
-            if (tap == 0 && next < tiles) stage_rows(x, stages_address + ((round + 1) & 1) * STAGE_BYTES,
-                                                     tile_at(next, pixels));
-            asm volatile("cp.async.commit_group;");
-            if (tap == 0) {
+        for (int kh = 0; kh < 5; ++kh) {
+            const uint32_t row_address = pixel_address + (kh - 2) * SIDE * 128;
+            const uint32_t in_row = (rows_in >> kh) & 1 ? columns_in : 0;
+            const uint32_t in_next_row = (rows_in >> (kh + 1)) & 1 ? columns_in : 0;
 #pragma unroll
-                for (int s = 0; s < AHEAD; ++s)
-                    load_matrices(a[s], fragment_address(lane, 0, s, half, buffer, zero_address));
-            }
-            const uint32_t weights = taps_address + counted % TAP_BUFFERS * TAP_BYTES;
+            for (int kw = 0; kw < 5; ++kw) {
+                asm volatile("cp.async.wait_group 1;" ::: "memory");
+                __syncthreads();    // this tap's weights are staged, and the MMAs of two taps back have run
+                stage_tap(tap_source, taps_address + (counted + 2) % TAP_BUFFERS * TAP_BYTES, (5 * kh + kw + 2) % TAPS);
+                if (kw == 0 && kh == 0) {
+                    if (next < tiles)
+                        stage_rows(x, stages_address + ((round + 1) & 1) * STAGE_BYTES, tile_at(next, pixels));
 #pragma unroll
-            for (int s = 0; s < 4; ++s) {
-                asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-                mma(acc, a[s], weight_descriptor(weights + 32 * s), tap > 0 || s > 0);
-                asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-                const int ahead_tap = tap + (s + AHEAD) / 4, ahead_step = (s + AHEAD) % 4;
-                if (ahead_tap < TAPS)
-                    load_matrices(a[(s + AHEAD) % SETS],
-                                  fragment_address(lane, ahead_tap, ahead_step, half, buffer, zero_address));
-                wait_mma<1>();
+                    for (int s = 0; s < AHEAD; ++s)
+                        load_matrices(a[s], fragment_address(row_address, in_row, 0, s, zero_address));
+                }
+                asm volatile("cp.async.commit_group;");
+                const uint32_t weights = shared_address(taps) + counted % TAP_BUFFERS * TAP_BYTES;
+                ++counted;
+#pragma unroll
+                for (int s = 0; s < 4; ++s) {
+                    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+                    mma(acc, a[s], weight_descriptor(weights + 32 * s), (kh | kw | s) != 0);
+                    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+                    const int ahead_kw = kw + (s + AHEAD) / 4, ahead_step = (s + AHEAD) % 4;
+                    if (ahead_kw < 5)
+                        load_matrices(a[(s + AHEAD) % SETS],
+                                      fragment_address(row_address, in_row, ahead_kw, ahead_step, zero_address));
+                    else if (kh < 4)
+                        load_matrices(a[(s + AHEAD) % SETS], fragment_address(row_address + SIDE * 128, in_next_row,
+                                                                              0, ahead_step, zero_address));
+                    wait_mma<1>();
+                }
             }
         }
         wait_mma<0>();
@@ -234,17 +248,16 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
         // rows group and group + 8 of the warp's 16: pixels tile.first + 16 * warp + group + 8 * u
 #pragma unroll
         for (int u = 0; u < 2; ++u) {
-            const int p = tile.first + 16 * warp + group + 8 * u;
-            if (p >= pixels) continue;
-            uint4* out = y + (size_t)p * (OUT_CHANNELS / 8) + quad;
+            const int q = tile.first + 16 * warp + group + 8 * u;
+            if (q >= pixels) continue;
+            uint4* out = y + (size_t)q * (OUT_CHANNELS / 8) + quad;
 #pragma unroll
             for (int k = 0; k < OUT_CHANNELS / 32; ++k) {
                 uint32_t pair[4];
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
                     const int j = 4 * k + i;
-                    float2 b = make_float2(0.0f, 0.0f);
-                    if (bias) b = bias_pair(bias, channel_of(j, quad));
+                    const float2 b = bias ? bias_pair(bias, channel_of(j, quad)) : make_float2(0.0f, 0.0f);
                     pair[i] = round_pair(acc[4 * j + 2 * u] + b.x, acc[4 * j + 2 * u + 1] + b.y);
                 }
                 out[4 * k] = make_uint4(pair[0], pair[1], pair[2], pair[3]);
