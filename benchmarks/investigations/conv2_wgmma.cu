@@ -14,8 +14,9 @@
 //   reads the overlapping windows of neighbouring pixels without an im2col copy. Eight consecutive pixels
 //   have 8 consecutive indices, so a phase of ldmatrix reads 8 distinct bank groups. A tap's source pixel
 //   outside the image reads a zero row.
-// - A tap's weights (192 rows of 128 bytes, 24 KB, swizzled for wgmma's B descriptor) stream through 4
-//   buffers two taps ahead; every tile runs the same 25 taps in turn.
+// - A tap's weights (192 rows of 128 bytes, 24 KB, swizzled for wgmma's B descriptor) stream through 5
+//   buffers two taps ahead, one bulk copy each, with a `full` and an `empty` barrier per buffer: the
+//   warpgroups do not wait for each other within a tile. Every tile runs the same 25 taps in turn.
 // - The weights' output channels are permuted so that the 4 threads of a fragment row store 64 contiguous
 //   bytes of a pixel per 16-byte store.
 
@@ -40,7 +41,8 @@ typedef unsigned long long uint64_t;
 #define STAGE_BYTES 45056                // 13 rows of 27 pixels of 128 bytes, rounded up to 1024
 #define TAP_BYTES (OUT_CHANNELS * PIXEL_PIECES * 16)
 static_assert(STAGE_BYTES >= STAGED_ROWS * SIDE * PIXEL_PIECES * 16 && STAGE_BYTES % 1024 == 0, "aligned rows");
-#define TAP_BUFFERS 4                // a tap's weights are overwritten two taps after its last MMA was issued
+#define TAP_BUFFERS 5                // a tap's weights stream in FILL_AHEAD taps ahead of its MMAs
+#define FILL_AHEAD 2                 // so a warpgroup may run 2 taps ahead of the slowest before it waits
 #define AHEAD 2                      // steps between a fragment's load and its MMA
 #define SETS 4                       // fragment register sets: AHEAD + 2, and a tap's 4 steps use them in turn
 static_assert(SETS == AHEAD + 2 && SETS == 4, "a tap's steps index the sets");
@@ -142,13 +144,27 @@ __device__ __forceinline__ void stage_rows(const uint4* __restrict__ x, uint32_t
     }
 }
 
-// Copies a tap's weights (this thread's 4 pieces: `source` points at its first for tap 0) into a tap buffer.
-__device__ __forceinline__ void stage_tap(const uint4* __restrict__ source, uint32_t buffer, int tap) {
-    source += tap * (TAP_BYTES / 16);
-#pragma unroll
-    for (int i = 0; i < TAP_BYTES / 16 / THREADS; ++i) copy_async(buffer + 16 * THREADS * i, source + THREADS * i);
+__device__ __forceinline__ void init_barrier(uint32_t barrier, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(barrier), "r"(count) : "memory");
 }
-static_assert(TAP_BYTES / 16 % THREADS == 0, "whole pieces per thread");
+
+__device__ __forceinline__ void arrive(uint32_t barrier) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" :: "r"(barrier) : "memory");
+}
+
+// Waits until the barrier's phase with this parity has completed.
+__device__ __forceinline__ void wait_barrier(uint32_t barrier, int parity) {
+    asm volatile("{\n.reg .pred done;\nWAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra WAIT;\n}\n" :: "r"(barrier), "r"(parity) : "memory");
+}
+
+// One bulk copy of a tap's weights (24 KB, in the order shared memory holds them) that completes `full`.
+__device__ __forceinline__ void fill_tap(const uint4* __restrict__ packed, uint32_t buffer, int tap, uint32_t full) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(full), "n"(TAP_BYTES) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                 :: "r"(buffer), "l"(packed + (size_t)tap * (TAP_BYTES / 16)), "n"(TAP_BYTES), "r"(full) : "memory");
+}
 
 // The ldmatrix address of a lane's piece of MMA step `step` of kernel column `kw`: `row_address` is its
 // pixel's piece `half` shifted by the kernel row (unswizzled: 128 bytes per staged pixel), `in_row` bit kw
@@ -172,26 +188,38 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
     unsigned char* taps = dynamic_shared + ((1024 - (shared_address(dynamic_shared) & 1023)) & 1023);
     unsigned char* stages = taps + TAP_BUFFERS * TAP_BYTES;
     unsigned char* zero = stages + 2 * STAGE_BYTES;
-    if (threadIdx.x < 8) reinterpret_cast<uint4*>(zero)[threadIdx.x] = make_uint4(0, 0, 0, 0);
-    const uint32_t taps_address = shared_address(taps) + 16 * threadIdx.x, stages_address = shared_address(stages);
+    const uint32_t taps_address = shared_address(taps), stages_address = shared_address(stages);
     const uint32_t zero_address = shared_address(zero);
-    const uint4* tap_source = packed + threadIdx.x;
+    // a tap buffer's `full` barrier completes when its weights have landed, its `empty` one when every
+    // thread's MMAs that read them have run
+    const uint32_t full = zero_address + 128, empty = full + 8 * TAP_BUFFERS;
+    if (threadIdx.x < 8) reinterpret_cast<uint4*>(zero)[threadIdx.x] = make_uint4(0, 0, 0, 0);
 
     const int pixels = images * PIXELS, tiles = (pixels + TILE - 1) / TILE;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
-    const int fragment_row = 16 * warp + (lane & 7) + 8 * ((lane >> 3) & 1), half = lane >> 4;
     int index = blockIdx.x;
     if (index >= tiles) return;
+    const int taps_to_run = (tiles - index + gridDim.x - 1) / gridDim.x * TAPS;
+    if (threadIdx.x == 0) {
+        for (int i = 0; i < TAP_BUFFERS; ++i) {
+            init_barrier(full + 8 * i, 1);
+            init_barrier(empty + 8 * i, THREADS);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");    // before the copies complete them
+        for (int g = 0; g < FILL_AHEAD && g < taps_to_run; ++g) fill_tap(packed, taps_address + g * TAP_BYTES, g, full + 8 * g);
+    }
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
+    const int fragment_row = 16 * warp + (lane & 7) + 8 * ((lane >> 3) & 1), half = lane >> 4;
     Tile tile = tile_at(index, pixels);
     stage_rows(x, stages_address, tile);
-    stage_tap(tap_source, taps_address, 0);
-    asm volatile("cp.async.commit_group;");
-    stage_tap(tap_source, taps_address + TAP_BYTES, 1);
     asm volatile("cp.async.commit_group;");
 
-    int counted = 0;     // taps run so far: tap buffer counted % TAP_BUFFERS holds this tap's weights
+    int counted = 0;     // taps run so far: the weights of tap `counted` are in buffer counted % TAP_BUFFERS
     for (int round = 0; index < tiles; ++round) {
         const int next = index + gridDim.x;
+        asm volatile("cp.async.wait_group 0;" ::: "memory");
+        __syncthreads();    // the tile's rows are staged, and every thread is done with the other buffer's
+        if (next < tiles) stage_rows(x, stages_address + ((round + 1) & 1) * STAGE_BYTES, tile_at(next, pixels));
+        asm volatile("cp.async.commit_group;");
         // this lane's pixel, and which of its 5 x 5 source pixels lie in the image: bit d of rows_in
         // (columns_in) says whether row (column) d - 2 from the pixel's does
         const int p = tile.first + fragment_row, row = p / SIDE % SIDE, column = p % SIDE;
@@ -207,6 +235,10 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
 #pragma unroll
         for (int i = 0; i < 96; ++i) acc[i] = 0.0f;
         uint32_t a[SETS][4];
+#pragma unroll
+        for (int s = 0; s < AHEAD; ++s)
+            load_matrices(a[s], fragment_address(pixel_address - 2 * SIDE * 128, rows_in & 1 ? columns_in : 0, 0, s,
+                                                 zero_address));
 #pragma unroll 1
         for (int kh = 0; kh < 5; ++kh) {
             const uint32_t row_address = pixel_address + (kh - 2) * SIDE * 128;
@@ -214,19 +246,15 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
             const uint32_t in_next_row = (rows_in >> (kh + 1)) & 1 ? columns_in : 0;
 #pragma unroll
             for (int kw = 0; kw < 5; ++kw) {
-                asm volatile("cp.async.wait_group 1;" ::: "memory");
-                __syncthreads();    // this tap's weights are staged, and the MMAs of two taps back have run
-                stage_tap(tap_source, taps_address + (counted + 2) % TAP_BUFFERS * TAP_BYTES, (5 * kh + kw + 2) % TAPS);
-                if (kw == 0 && kh == 0) {
-                    if (next < tiles)
-                        stage_rows(x, stages_address + ((round + 1) & 1) * STAGE_BYTES, tile_at(next, pixels));
-#pragma unroll
-                    for (int s = 0; s < AHEAD; ++s)
-                        load_matrices(a[s], fragment_address(row_address, in_row, 0, s, zero_address));
+                const int buffer = counted % TAP_BUFFERS;
+                if (threadIdx.x == 0 && counted + FILL_AHEAD < taps_to_run) {
+                    // the buffer of tap counted + FILL_AHEAD last held tap counted + FILL_AHEAD - TAP_BUFFERS
+                    const int g = counted + FILL_AHEAD, refill = g % TAP_BUFFERS;
+                    if (g >= TAP_BUFFERS) wait_barrier(empty + 8 * refill, (g / TAP_BUFFERS - 1) & 1);
+                    fill_tap(packed, taps_address + refill * TAP_BYTES, g % TAPS, full + 8 * refill);
                 }
-                asm volatile("cp.async.commit_group;");
-                const uint32_t weights = shared_address(taps) + counted % TAP_BUFFERS * TAP_BYTES;
-                ++counted;
+                wait_barrier(full + 8 * buffer, (counted / TAP_BUFFERS) & 1);
+                const uint32_t weights = taps_address + buffer * TAP_BYTES;
 #pragma unroll
                 for (int s = 0; s < 4; ++s) {
                     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -240,10 +268,14 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
                         load_matrices(a[(s + AHEAD) % SETS], fragment_address(row_address + SIDE * 128, in_next_row,
                                                                               0, ahead_step, zero_address));
                     wait_mma<1>();
+                    // the tap before's MMAs have all run
+                    if (s == 0 && (kh | kw) != 0) arrive(empty + 8 * ((counted + TAP_BUFFERS - 1) % TAP_BUFFERS));
                 }
+                ++counted;
             }
         }
         wait_mma<0>();
+        arrive(empty + 8 * ((counted + TAP_BUFFERS - 1) % TAP_BUFFERS));
 
         // rows group and group + 8 of the warp's 16: pixels tile.first + 16 * warp + group + 8 * u
 #pragma unroll
@@ -266,5 +298,4 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
         index = next;
         if (index < tiles) tile = tile_at(index, pixels);
     }
-    asm volatile("cp.async.wait_all;" ::: "memory");
 }

@@ -28,7 +28,7 @@ from layer_energy import per_call  # noqa: E402
 
 SOURCE = Path(__file__).with_suffix(".cu")
 THREADS, TILE, PIXELS = 384, 192, 27 * 27
-SHARED_BYTES = 1024 + 4 * 192 * 128 + 2 * 45056 + 128    # alignment, 4 taps' weights, 2 row buffers, zeros
+SHARED_BYTES = 1024 + 5 * 192 * 128 + 2 * 45056 + 128 + 80    # alignment, 5 taps' weights, 2 row buffers, zeros, barriers
 _COLUMN = torch.arange(192)
 # MMA column n holds this output channel: the 4 threads of a fragment row store 64 contiguous bytes
 CHANNEL_ORDER = 32 * (_COLUMN // 32) + 8 * (_COLUMN % 8 // 2) + 2 * (_COLUMN // 8 % 4) + _COLUMN % 2
