@@ -6,24 +6,19 @@ memory once, loads its MMA operand from there at any address, and issues 6% more
 batch 4096 in bf16 it took 1.74 ms and 1.26 J against conv_pairs' 2.23 ms and 1.58 J, both without
 the pool (docs/speed-steps.md).
 
-NVRTC, the runtime compiler that ships with PyTorch's CUDA, builds it on first use for the GPU's
-architecture (sm_90a: wgmma runs on compute capability 9.0 only), and the driver API launches it on
-PyTorch's current stream, so CUDA graphs capture it; a custom op makes it opaque to torch.compile
-and gives the profiler a layer to attribute it to. Where it cannot run, `unavailable()` says why and
-conv1 takes the pairs form (rewrites.SpaceToDepthConv2d), as the run-time check records.
+NVRTC builds it on first use and the driver API launches it (nvrtc.py); a custom op makes it opaque
+to torch.compile and gives the profiler a layer to attribute it to. Where it cannot run,
+`unavailable()` says why and conv1 takes the pairs form (rewrites.SpaceToDepthConv2d), as the run-time
+check records.
 """
 
-import ctypes
-import glob
-import os
-import sys
 from pathlib import Path
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from . import kernels
+from . import kernels, nvrtc
 from .device import on_device
 
 SOURCE = Path(__file__).with_name("conv1_wgmma.cu")
@@ -41,14 +36,10 @@ POOLED_ROWS = 27                # an image in bands: one tile per pooled row
 COLUMN_PASS_SHARE = 0.15
 # weights, two buffers of 31 input rows, edges, a ring of 8 rows of row maxima, alignment
 SHARED_BYTES = 49152 + 2 * 31 * 1376 + 4096 + 8 * 27 * 128 + 1024
-# The output channel of each MMA column n = 8j + 2q + e (the kernel's channel_of): a thread's accumulators
-# hold channels 8q to 8q + 7 and 32 more, so its two 16-byte stores of a pixel are 64 contiguous bytes
-# with its three neighbours'.
-_COLUMN = torch.arange(64)
-CHANNEL_ORDER = 32 * (_COLUMN // 32) + 8 * (_COLUMN % 8 // 2) + 2 * (_COLUMN // 8 % 4) + _COLUMN % 2
-_DEFINES = {torch.bfloat16: ["-DELEMENT_BF16"], torch.float16: []}
-_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8  # CUfunction_attribute
-_LOADED = {}                    # (device index, dtype) -> _Kernel, or why it cannot run
+# The output channel of each MMA column (the kernel's channel_of): a thread's two 16-byte stores of a
+# pixel are 64 contiguous bytes with its three neighbours'.
+CHANNEL_ORDER = nvrtc.store_order(64)
+KERNEL = nvrtc.CudaKernel(SOURCE, "conv1_wgmma", THREADS, SHARED_BYTES)
 
 
 def fits(conv: torch.nn.Conv2d) -> bool:
@@ -67,82 +58,7 @@ def pack_weights(weight: torch.Tensor) -> torch.Tensor:
     taps = weight.permute(0, 2, 3, 1).reshape(out_channels, kernel_height, -1)     # a row's taps in memory order
     rows = F.pad(taps, (0, TAPS - taps.shape[-1])).reshape(out_channels, -1)
     chunks = F.pad(rows, (0, K - rows.shape[-1])).reshape(out_channels, K // 64, 8, 8).permute(1, 0, 2, 3)
-    rows_mod_8 = torch.arange(out_channels, device=weight.device) % 8
-    swizzle = torch.arange(8, device=weight.device)[None, :] ^ rows_mod_8[:, None]
-    return torch.gather(chunks, 2, swizzle[None, :, :, None].expand_as(chunks)).contiguous()
-
-
-def _nvrtc():
-    """NVRTC from the process's libraries or PyTorch's CUDA wheels; None where there is none."""
-    names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
-    for site in sys.path:
-        names += sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib", "libnvrtc.so.*")))
-    for name in names:
-        if "builtins" in name or ".alt." in name:
-            continue
-        try:
-            return ctypes.CDLL(name)
-        except OSError:
-            continue
-    return None
-
-
-def compile_cubin(dtype: torch.dtype, arch: str = "sm_90a") -> bytes:
-    """The kernel for fp16 or bf16, compiled by NVRTC; RuntimeError with NVRTC's log where it fails."""
-    nvrtc = _nvrtc()
-    if nvrtc is None:
-        raise RuntimeError("no NVRTC library (libnvrtc) found")
-    program = ctypes.c_void_p()
-    if nvrtc.nvrtcCreateProgram(ctypes.byref(program), SOURCE.read_bytes(), SOURCE.name.encode(), 0, None, None):
-        raise RuntimeError("NVRTC could not create a program")
-    try:
-        options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"] + [o.encode() for o in _DEFINES[dtype]]
-        status = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*options))
-        if status:
-            size = ctypes.c_size_t()
-            nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
-            log = ctypes.create_string_buffer(size.value)
-            nvrtc.nvrtcGetProgramLog(program, log)
-            raise RuntimeError(f"NVRTC failed ({status}): {log.value.decode(errors='replace').strip()}")
-        size = ctypes.c_size_t()
-        nvrtc.nvrtcGetCUBINSize(program, ctypes.byref(size))
-        cubin = ctypes.create_string_buffer(size.value)
-        nvrtc.nvrtcGetCUBIN(program, cubin)
-        return cubin.raw
-    finally:
-        nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
-
-
-class _Kernel:
-    """The compiled kernel loaded on one device, launched through the driver API."""
-
-    def __init__(self, cubin: bytes, device_index: int):
-        self._driver = ctypes.CDLL("libcuda.so.1")
-        self._cubin = ctypes.create_string_buffer(cubin)      # the module keeps pointing into it
-        self._module, self._function = ctypes.c_void_p(), ctypes.c_void_p()
-        with torch.cuda.device(device_index):                 # the device's context is current
-            self._check(self._driver.cuModuleLoadData(ctypes.byref(self._module), self._cubin))
-        self._check(self._driver.cuModuleGetFunction(ctypes.byref(self._function), self._module, b"conv1_wgmma"))
-        self._check(self._driver.cuFuncSetAttribute(self._function, _MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                    ctypes.c_int(SHARED_BYTES)))
-        self.programs = torch.cuda.get_device_properties(device_index).multi_processor_count
-
-    def _check(self, status: int) -> None:
-        if status:
-            message = ctypes.c_char_p()
-            self._driver.cuGetErrorString(status, ctypes.byref(message))
-            raise RuntimeError(f"conv1_wgmma: CUDA driver error {status} ({(message.value or b'').decode()})")
-
-    def __call__(self, x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], y: torch.Tensor,
-                 plan: tuple) -> None:
-        pooling, banded_from, grid = plan
-        values = [ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(packed.data_ptr()),
-                  ctypes.c_void_p(0 if bias is None else bias.data_ptr()), ctypes.c_void_p(y.data_ptr()),
-                  ctypes.c_int(x.shape[0]), ctypes.c_int(banded_from), ctypes.c_int(pooling)]
-        arguments = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
-        stream = ctypes.c_void_p(torch.cuda.current_stream(x.device).cuda_stream)
-        self._check(self._driver.cuLaunchKernel(self._function, grid, 1, 1,
-                                                THREADS, 1, 1, SHARED_BYTES, stream, arguments, None))
+    return nvrtc.swizzle_rows(chunks)
 
 
 def schedule(images: int, programs: int) -> tuple:
@@ -164,33 +80,10 @@ def schedule(images: int, programs: int) -> tuple:
     return True, banded_from, min(programs, max(banded_from, (images - banded_from) * POOLED_ROWS))
 
 
-def _load(device_index: int, dtype: torch.dtype):
-    """The kernel on that device for that dtype, or why it cannot run there."""
-    if not hasattr(torch.library, "custom_op"):
-        return f"torch {torch.__version__} has no torch.library.custom_op"
-    if torch.version.hip:
-        return "a ROCm build (wgmma is NVIDIA's)"
-    capability = torch.cuda.get_device_capability(device_index)
-    if capability != (9, 0):
-        return f"needs compute capability 9.0 (wgmma), this GPU has {capability[0]}.{capability[1]}"
-    try:
-        return _Kernel(compile_cubin(dtype), device_index)
-    except (RuntimeError, OSError) as error:
-        return str(error).splitlines()[0][:200]
-
-
 @torch.compiler.assume_constant_result     # torch.compile takes the answer as a constant, no graph break
 def unavailable(device_index: int, dtype: torch.dtype) -> str:
-    """'' where the kernel runs on CUDA device `device_index` (-1: not CUDA) for dtype, else why not.
-    The first call for a device and dtype compiles and loads the kernel (about a second)."""
-    if device_index < 0:
-        return "input not on CUDA"
-    if dtype not in _DEFINES:
-        return f"input is {str(dtype).replace('torch.', '')}, not fp16/bf16"
-    if (device_index, dtype) not in _LOADED:
-        _LOADED[device_index, dtype] = _load(device_index, dtype)
-    loaded = _LOADED[device_index, dtype]
-    return loaded if isinstance(loaded, str) else ""
+    """'' where the kernel runs on CUDA device `device_index` (-1: not CUDA) for dtype, else why not."""
+    return KERNEL.unavailable(device_index, dtype)
 
 
 def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
@@ -208,12 +101,12 @@ def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.
     x = x.contiguous(memory_format=torch.channels_last)
     if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the image
         x = x.clone(memory_format=torch.channels_last)
-    kernel = _LOADED[x.device.index, x.dtype]
-    plan = schedule(x.shape[0], kernel.programs)
-    y = torch.empty((x.shape[0], *(OUT_SHAPE if plan[0] else ROW_MAX_SHAPE)), dtype=x.dtype, device=x.device)
+    kernel = KERNEL.on(x.device, x.dtype)
+    pooling, banded_from, grid = schedule(x.shape[0], kernel.programs)
+    y = torch.empty((x.shape[0], *(OUT_SHAPE if pooling else ROW_MAX_SHAPE)), dtype=x.dtype, device=x.device)
     with on_device(x.device):
-        kernel(x, packed.contiguous(), bias, y, plan)
-        if plan[0]:
+        kernel.launch(grid, x.device, [x, packed.contiguous(), bias, y, x.shape[0], banded_from, int(pooling)])
+        if pooling:
             return y
         # the pool's column part, then the ReLU; channels_last out, so .contiguous() is a no-op
         return kernels.max_pool(y.permute(0, 3, 1, 2), (3, 1), (2, 1), relu=True).permute(0, 2, 3, 1).contiguous()

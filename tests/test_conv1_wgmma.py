@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import alexnet
 
-from cnnbench import conv1_wgmma
+from cnnbench import conv1_wgmma, nvrtc
 from cnnbench.rewrites import SpaceToDepthConv2d, rewrite_model
 
 
@@ -31,10 +31,10 @@ def test_pack_weights_puts_each_tap_where_the_kernel_reads_it():
     assert seen.all()
 
 
-@pytest.mark.skipif(conv1_wgmma._nvrtc() is None, reason="no NVRTC library: a CPU-only build of PyTorch")
+@pytest.mark.skipif(nvrtc.library() is None, reason="no NVRTC library: a CPU-only build of PyTorch")
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_nvrtc_builds_the_kernel_for_hopper(dtype):
-    cubin = conv1_wgmma.compile_cubin(dtype)
+    cubin = nvrtc.compile_cubin(conv1_wgmma.SOURCE, dtype)
     assert cubin[:4] == b"\x7fELF" and b"conv1_wgmma" in cubin
 
 

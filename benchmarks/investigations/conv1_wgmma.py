@@ -27,6 +27,7 @@ from triton.testing import do_bench
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cnnbench import kernels  # noqa: E402
+from cnnbench.nvrtc import library  # noqa: E402
 from cnnbench import conv1_wgmma as product  # noqa: E402  (its weight layout, channels in order)
 from cnnbench.rewrites import SpaceToDepthConv2d  # noqa: E402
 from conv1_forms import GEOMETRY, USEFUL_FLOP_PER_IMAGE  # noqa: E402
@@ -51,7 +52,7 @@ CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
 
 
 def compile_cubin(source: str, defines: dict, arch: str = "sm_90a") -> bytes:
-    nvrtc = product._nvrtc()
+    nvrtc = library()
     program = ctypes.c_void_p()
     assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"conv1_wgmma.cu", 0, None, None) == 0
     options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"]
