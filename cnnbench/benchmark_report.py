@@ -131,6 +131,8 @@ def summary_text(result: dict) -> str:
                      + (f"; max-pools in eager: {check['max_pool_kernel']}" if check.get("max_pool_kernel") else ""))
         if check.get("strided_conv_forms"):
             lines.append(f"Strided convolutions (checked batch, then one image): {'; '.join(check['strided_conv_forms'])}")
+        if check.get("conv2_forms"):
+            lines.append(f"conv2 (checked batch, then one image): {'; '.join(check['conv2_forms'])}")
     if m["top1_accuracy"] is not None:
         lines += [f"Top-1 accuracy: {_pct(m['top1_accuracy'])}", f"Top-5 accuracy: {_pct(m['top5_accuracy'])}"]
     if m.get("cpu_fallback_images"):

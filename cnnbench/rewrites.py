@@ -35,7 +35,9 @@ and a (3, 1) max-pool over rows, with the bias and ReLU, finishes it, so the ful
 never written. Max is exact, so the bits are the pool's. On a GPU of compute capability 9.0
 (Hopper), AlexNet's conv1 with its bias, pool and ReLU runs instead as one CUDA C++ kernel on wgmma
 (conv1_wgmma.py) that copies each tile's image rows into shared memory once and writes the pooled
-output; where it cannot run, the run-time check records why, and the pairs form runs.
+output; where it cannot run, the run-time check records why, and the pairs form runs. AlexNet's conv2
+runs there as one such kernel too (WgmmaConv2d, conv2_wgmma.py), 64 pixels by all 192 output channels
+per MMA where cuDNN's tile takes 64 channels, from batches that fill the GPU; else cuDNN's.
 
 On fp16/bf16 channels_last CUDA input, each max-pool (and that column part) runs with the bias and
 ReLU moved after it as one Triton kernel (kernels.max_pool), eager and compiled. On an H200 at batch
@@ -53,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import conv1_wgmma, kernels
+from . import conv1_wgmma, conv2_wgmma, kernels
 from .errors import UserError
 
 # Rewrite only where the input has few channels: there the reduction is too narrow for tensor cores.
@@ -101,7 +103,8 @@ class SpaceToDepthConv2d(nn.Module):
         self.pair_weight = nn.Parameter(kernels.pack_pairs(weight, s, self.padding[1]), requires_grad=False)
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
         # AlexNet's conv1 with its pool: one CUDA kernel on Hopper's wgmma (conv1_wgmma.py)
-        self.wgmma_weight = (nn.Parameter(conv1_wgmma.pack_weights(weight), requires_grad=False)
+        # (flat, so a channels_last model keeps its layout and the op does not copy it each call)
+        self.wgmma_weight = (nn.Parameter(conv1_wgmma.pack_weights(weight).flatten(), requires_grad=False)
                              if conv1_wgmma.fits(conv) else None)
 
     def _output_size(self, size: int, axis: int) -> int:
@@ -270,6 +273,39 @@ class ConvReLU(nn.Conv2d):
         return F.relu(super().forward(x))
 
 
+class WgmmaConv2d(nn.Conv2d):
+    """AlexNet's conv2 through conv2_wgmma (one CUDA kernel on Hopper's wgmma) where it runs, else
+    cuDNN's convolution; form() says which and why."""
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d) -> "WgmmaConv2d":
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                  conv.groups, conv.bias is not None, device="meta")
+        new.weight, new.bias = conv.weight, conv.bias
+        # flat, so a channels_last model keeps its layout
+        new.register_buffer("packed", conv2_wgmma.pack_weights(conv.weight.detach()), persistent=False)
+        return new
+
+    def why_not_wgmma(self, x: torch.Tensor) -> str:
+        """'' where forward(x) runs conv2_wgmma, else why not: fp16/bf16 channels_last 27 x 27 input of at
+        least conv2_wgmma.MIN_IMAGES images on a GPU it runs on, weights of the input's dtype."""
+        side, least = conv2_wgmma.SIDE, conv2_wgmma.MIN_IMAGES
+        return (conv2_wgmma.unavailable(x.device.index if x.is_cuda else -1, x.dtype)
+                or ("" if self.packed.dtype == x.dtype else "weights not of the input's dtype")
+                or ("" if x.is_contiguous(memory_format=torch.channels_last) else "input not channels_last")
+                or ("" if tuple(x.shape[-2:]) == (side, side) else f"input not {side}x{side}")
+                or ("" if x.shape[0] >= least else f"fewer than {least} images"))
+
+    def form(self, x: torch.Tensor) -> str:
+        why_not = self.why_not_wgmma(x)
+        return f"cuDNN (not conv2_wgmma: {why_not})" if why_not else "wgmma (cuda conv2_wgmma)"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.why_not_wgmma(x):
+            return torch.ops.cnnbench.conv2_wgmma(x, self.packed, self.bias).permute(0, 3, 1, 2)
+        return super().forward(x)
+
+
 class LinearReLU(nn.Linear):
     """A linear layer with the ReLU after it (or none), through kernels.linear."""
 
@@ -390,7 +426,10 @@ def rewrite_model(model: nn.Module) -> nn.Module:
             replaced += _pool_first(module)
             replaced += _fuse_relu(module)    # after pool-first: only ReLUs no pool follows are left
     for name, module in list(fast.named_modules()):   # the linear layers no ReLU follows, the plain pools
-        if type(module) is nn.Linear:
+        if type(module) is nn.Conv2d and conv2_wgmma.fits(module):
+            _replace(fast, name, WgmmaConv2d.of(module))
+            replaced += 1
+        elif type(module) is nn.Linear:
             _replace(fast, name, LinearReLU.fused(module, relu=False))
             replaced += 1
         elif MaxPool2d.plain(module):
@@ -407,11 +446,13 @@ def rewrite_model(model: nn.Module) -> nn.Module:
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
     """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
     max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel
-    ran, which kernels the max-pool layers ran (eager), and which form each strided convolution took
-    on each (in that order)."""
-    forms, pools = [], set()
+    ran, which kernels the max-pool layers ran (eager), and which form each strided convolution and
+    AlexNet's conv2 took on each (in that order)."""
+    forms, wgmma_forms, pools = [], [], set()
     hooks = [module.register_forward_pre_hook(lambda layer, args: forms.append(layer.form(args[0])))
              for module in rewritten.modules() if isinstance(module, SpaceToDepthConv2d)]
+    hooks += [module.register_forward_pre_hook(lambda layer, args: wgmma_forms.append(layer.form(args[0])))
+              for module in rewritten.modules() if isinstance(module, WgmmaConv2d)]
     hooks += [module.register_forward_pre_hook(lambda layer, args: pools.add(layer.kernel(args[0])))
               for module in rewritten.modules() if isinstance(module, MaxPool2d)]
     try:
@@ -430,7 +471,7 @@ def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Ten
              "tolerance_relative": TOLERANCE[mode.precision],
              "batch1_linear_kernel": f"F.linear ({unavailable})" if unavailable else "triton linear_row",
              "max_pool_kernel": "; ".join(sorted(pools)) or None,
-             "strided_conv_forms": forms}
+             "strided_conv_forms": forms, "conv2_forms": wgmma_forms}
     if not max_abs / scale <= TOLERANCE[mode.precision]:
         raise UserError(f"rewrite: rewritten model differs from the reference by {max_abs:.3g} "
                         f"(relative {max_abs / scale:.3g} > {TOLERANCE[mode.precision]}); not used")

@@ -257,6 +257,56 @@ def test_rewrite_of_alexnets_conv1_and_pool_takes_wgmma_and_says_why_not_elsewhe
         assert (got.float() - expected).abs().max().item() <= 0.02 * expected.abs().max().item()
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_conv2_wgmma_computes_alexnets_conv2_on_hopper(dtype):
+    from cnnbench import conv2_wgmma
+
+    reason = conv2_wgmma.unavailable(0, dtype)
+    if torch.cuda.get_device_capability() != (9, 0):
+        assert reason.startswith("needs compute capability 9.0")
+        return
+    assert reason == ""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 192, 5, padding=2).to(CUDA, dtype)
+    packed = conv2_wgmma.pack_weights(conv.weight.detach())
+    programs = torch.cuda.get_device_properties(0).multi_processor_count
+    # one image (4 tiles, the last partial), tiles that span two images, a last tile past the batch, and
+    # more tiles than programs (several rounds a program)
+    for batch, bias in ((1, None), (3, conv.bias.detach()), (7, None), (programs // 3 + 5, conv.bias.detach())):
+        x = torch.randn(batch, 64, 27, 27, device=CUDA).relu().to(dtype).contiguous(memory_format=torch.channels_last)
+        expected = torch.nn.functional.conv2d(x.float(), conv.weight.float(), None if bias is None else bias.float(),
+                                              padding=2).permute(0, 2, 3, 1)
+        cudnn_error = (torch.nn.functional.conv2d(x, conv.weight, bias, padding=2).float().permute(0, 2, 3, 1)
+                       - expected).abs().max().item()
+        got = torch.ops.cnnbench.conv2_wgmma(x, packed, bias)
+        assert got.shape == (batch, 27, 27, 192) and got.dtype == dtype and got.is_contiguous()
+        # fp32 accumulation, one rounding: no further from the fp32 convolution than cuDNN's
+        assert (got.float() - expected).abs().max().item() <= 1.01 * cudnn_error, batch
+
+
+def test_rewrite_of_alexnets_conv2_takes_wgmma_from_enough_images_and_says_why_not_elsewhere():
+    from cnnbench import conv2_wgmma
+    from cnnbench.rewrites import WgmmaConv2d
+
+    conv = torch.nn.Conv2d(64, 192, 5, padding=2).to(CUDA, torch.bfloat16)
+    layer = WgmmaConv2d.of(conv).to(memory_format=torch.channels_last)
+    assert layer.packed.dim() == 1       # the packed weights keep their layout in a channels_last model
+    hopper = torch.cuda.get_device_capability() == (9, 0)
+    least = conv2_wgmma.MIN_IMAGES
+    for batch, size, channels_last, form in (
+            (least, 27, True, "wgmma (cuda conv2_wgmma)"),
+            (least - 1, 27, True, f"cuDNN (not conv2_wgmma: fewer than {least} images)"),
+            (least, 27, False, "cuDNN (not conv2_wgmma: input not channels_last)"),
+            (least, 31, True, "cuDNN (not conv2_wgmma: input not 27x27)")):
+        x = torch.randn(batch, 64, size, size, device=CUDA, dtype=torch.bfloat16)
+        x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        assert layer.form(x) == form if hopper else layer.form(x).startswith("cuDNN (not conv2_wgmma: needs compute")
+        expected = conv(x).float()
+        got = layer(x)
+        assert got.shape == expected.shape
+        assert (got.float() - expected).abs().max().item() <= 0.01 * expected.abs().max().item()
+
+
 def test_conv1_keeps_space_to_depth_where_triton_has_no_tensor_descriptors(monkeypatch):
     from cnnbench.rewrites import SpaceToDepthConv2d
 

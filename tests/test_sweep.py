@@ -74,6 +74,8 @@ def test_rewrite_run_says_which_linear_kernel_and_conv1_form_ran(tmp_path, capsy
     assert f"batch-1 linear layers: {check['batch1_linear_kernel']}; max-pools in eager: {check['max_pool_kernel']}" \
         in printed
     assert f"Strided convolutions (checked batch, then one image): space-to-depth ({reason}); " in printed
+    assert check["conv2_forms"] == ["cuDNN (not conv2_wgmma: input not on CUDA)"] * 2
+    assert "conv2 (checked batch, then one image): cuDNN (not conv2_wgmma: input not on CUDA); " in printed
 
 
 def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
@@ -81,7 +83,7 @@ def test_rewrites_keep_alexnet_exact_and_refuse_models_without_candidates():
     fast = rewrite_model(model)
     kinds = [type(m).__name__ for m in fast.features]
     # bias and ReLU moved into each pool, conv1 runs its ReLU and pool; conv3 and conv4 take theirs in (no pool follows)
-    assert kinds == ["SpaceToDepthConv2d", "Identity", "Identity", "Conv2d", "MaxPool2d", "Identity",
+    assert kinds == ["SpaceToDepthConv2d", "Identity", "Identity", "WgmmaConv2d", "MaxPool2d", "Identity",
                      "ConvReLU", "Identity", "ConvReLU", "Identity", "Conv2d", "MaxPool2d", "Identity"]
     assert fast.features[0].pools and "then max_pool 3x3 stride 2 and ReLU" in repr(fast.features[0])
     pool2, pool5 = fast.features[4], fast.features[11]
