@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""conv2 as an implicit GEMM on wgmma, 192 output channels per MMA (conv2_wgmma.cu), against cuDNN.
+"""conv2 as an implicit GEMM on wgmma, 192 output channels per MMA (cnnbench/conv2_wgmma.cu), against cuDNN.
 
 cuDNN runs AlexNet's conv2 (64 -> 192 channels, 5x5, 27 x 27) with a 256 x 64 tile at about 680
 TFLOP/s in bf16 and 1.18 J per TFLOP, where conv3-conv5 (128 x 128 tiles) run at about 800 and 1.01
@@ -7,14 +7,15 @@ TFLOP/s in bf16 and 1.18 J per TFLOP, where conv3-conv5 (128 x 128 tiles) run at
 multiplies; conv2_wgmma.cu's 64 x 192 x 16 MMAs read 8 KB per three times the work.
 
 Checks the kernel against an fp32 convolution on batches of 1 to 4096 images (a last tile that runs
-past the batch, tiles that span two images), beside cuDNN's error from the same reference; then
-times both with do_bench at the batch, and reads joules per call over graphed replays
-(layer_energy.per_call), alternating.
+past the batch, tiles that span two images), beside cuDNN's error from the same reference; times
+both with do_bench at batches from 1 up (where the kernel starts to pay: conv2_wgmma.MIN_IMAGES);
+then at the batch reads joules per call over graphed replays (layer_energy.per_call), alternating.
+Calls 1-3 of results/alexnet/h200/conv2_wgmma ran the kernel from this directory, before it moved
+into cnnbench.
 Usage: python benchmarks/investigations/conv2_wgmma.py [--batch-size 4096] [--rounds 2] [--once]
 """
 
 import argparse
-import ctypes
 import sys
 from pathlib import Path
 
@@ -22,36 +23,18 @@ import torch
 import torch.nn.functional as F
 from triton.testing import do_bench
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conv1_wgmma import Kernel, compile_cubin  # noqa: E402
+from cnnbench.conv2_wgmma import pack_weights, unavailable  # noqa: E402  (and the op)
 from layer_energy import per_call  # noqa: E402
 
-SOURCE = Path(__file__).with_suffix(".cu")
-THREADS, TILE, PIXELS = 384, 192, 27 * 27
-SHARED_BYTES = 1024 + 5 * 192 * 128 + 2 * 45056 + 128 + 80    # alignment, 5 taps' weights, 2 row buffers, zeros, barriers
-_COLUMN = torch.arange(192)
-# MMA column n holds this output channel: the 4 threads of a fragment row store 64 contiguous bytes
-CHANNEL_ORDER = 32 * (_COLUMN // 32) + 8 * (_COLUMN % 8 // 2) + 2 * (_COLUMN // 8 % 4) + _COLUMN % 2
-DEFINES = {torch.bfloat16: {"ELEMENT_BF16": 1}, torch.float16: {}}
+PIXELS = 27 * 27
+SMALL_BATCHES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256)
 
 
-def pack_weights(weight: torch.Tensor) -> torch.Tensor:
-    """(192, 64, 5, 5) -> per tap, the B operand's shared-memory image: 192 rows (output channel
-    CHANNEL_ORDER[n]) of 64 input channels, whose 16-byte pieces are swizzled by the row (piece q at
-    q ^ row % 8)."""
-    weight = weight[CHANNEL_ORDER.to(weight.device)]
-    taps = weight.permute(2, 3, 0, 1).reshape(25, 192, 8, 8)
-    rows = torch.arange(192, device=weight.device) % 8
-    swizzle = torch.arange(8, device=weight.device)[None, :] ^ rows[:, None]
-    return torch.gather(taps, 2, swizzle[None, :, :, None].expand_as(taps)).contiguous()
-
-
-def conv2_wgmma(kernel: Kernel, programs: int, x, packed, bias=None):
+def conv2_wgmma(x, packed, bias=None):
     """The kernel's conv2 of the channels_last (n, 64, 27, 27) x, as a channels_last (n, 192, 27, 27)."""
-    n = x.shape[0]
-    y = torch.empty((n, 27, 27, 192), dtype=x.dtype, device=x.device)
-    kernel(min(programs, -(-n * PIXELS // TILE)), x, packed, ctypes.c_void_p(0) if bias is None else bias, y, n)
-    return y.permute(0, 3, 1, 2)
+    return torch.ops.cnnbench.conv2_wgmma(x, packed, bias).permute(0, 3, 1, 2)
 
 
 def main() -> int:
@@ -65,28 +48,25 @@ def main() -> int:
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = False      # the fp32 reference in fp32
     device = torch.device("cuda")
-    programs = torch.cuda.get_device_properties(device).multi_processor_count
-    weight32 = torch.randn(192, 64, 5, 5, device=device) * 0.03      # (and the device's context is current)
+    weight32 = torch.randn(192, 64, 5, 5, device=device) * 0.03
     bias32 = torch.randn(192, device=device)
-    kernels = {dtype: Kernel(compile_cubin(SOURCE.read_text(), defines), "conv2_wgmma", THREADS, SHARED_BYTES)
-               for dtype, defines in DEFINES.items()}
-    print(f"registers per thread: {kernels[torch.bfloat16].registers}; shared bytes {SHARED_BYTES}", flush=True)
+    for dtype in (torch.bfloat16, torch.float16):
+        assert unavailable(0, dtype) == "", unavailable(0, dtype)
     if args.once:
         x = torch.randn(args.batch_size, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
-        conv2_wgmma(kernels[torch.bfloat16], programs, x.contiguous(memory_format=torch.channels_last),
-                    pack_weights(weight32.bfloat16()))
+        conv2_wgmma(x.contiguous(memory_format=torch.channels_last), pack_weights(weight32.bfloat16()))
         torch.cuda.synchronize()
         return 0
 
     worst = 0.0
-    for dtype, kernel in kernels.items():
+    for dtype in (torch.bfloat16, torch.float16):
         for n in (1, 2, 3, 7, 64, 263, args.batch_size):
             for with_bias in (False, True):
                 x32 = torch.randn(n, 64, 27, 27, device=device).relu()
                 x = x32.to(dtype).contiguous(memory_format=torch.channels_last)
                 bias = bias32.to(dtype) if with_bias else None
                 reference = F.conv2d(x.float(), weight32.to(dtype).float(), None if bias is None else bias.float(), padding=2)
-                ours = conv2_wgmma(kernel, programs, x, pack_weights(weight32.to(dtype)), bias).float()
+                ours = conv2_wgmma(x, pack_weights(weight32.to(dtype)), bias).float()
                 cudnn = F.conv2d(x, weight32.to(dtype), bias, padding=2).float()
                 scale = reference.abs().max().item()
                 error, cudnn_error = ((ours - reference).abs().max().item() / scale,
@@ -99,12 +79,18 @@ def main() -> int:
         print("conv2_wgmma is WRONG; not timing it")
         return 1
 
+    weight, packed = weight32.bfloat16(), pack_weights(weight32.bfloat16())
+    forms = {"cuDNN": lambda x: F.conv2d(x, weight, None, padding=2), "conv2_wgmma": lambda x: conv2_wgmma(x, packed)}
+    print("do_bench, bf16, by batch:")
+    for n in SMALL_BATCHES:
+        x = torch.randn(n, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
+        x = x.contiguous(memory_format=torch.channels_last)
+        times = {label: do_bench(lambda: form(x), warmup=50, rep=200) for label, form in forms.items()}
+        print(f"  {n:>5} images: " + ", ".join(f"{label} {ms * 1e3:8.1f} us" for label, ms in times.items()), flush=True)
+
     x = torch.randn(args.batch_size, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
     x = x.contiguous(memory_format=torch.channels_last)
-    weight, packed = weight32.bfloat16(), pack_weights(weight32.bfloat16())
     flop = 2 * args.batch_size * PIXELS * 192 * 64 * 25
-    forms = {"cuDNN": lambda x: F.conv2d(x, weight, None, padding=2),
-             "conv2_wgmma": lambda x: conv2_wgmma(kernels[torch.bfloat16], programs, x, packed)}
     for round_ in range(args.rounds):
         for label, form in forms.items():
             ms = do_bench(lambda: form(x), warmup=200, rep=1000)
