@@ -444,10 +444,18 @@ def rewrite_model(model: nn.Module) -> nn.Module:
 
 
 def verify_rewrite(reference: nn.Module, rewritten: nn.Module, images: torch.Tensor, mode) -> dict:
-    """Both models on the same input, whole and its first image alone (batch 1 takes other kernels):
+    """Both models on the same input, whole (on CUDA, repeated up to the batch AlexNet's conv2 takes
+    its kernel from) and its first image alone (batch 1 takes other kernels):
     max abs difference and top-1 agreement; beyond tolerance is an error. Says which linear kernel
     ran, which kernels the max-pool layers ran (eager), and which form each strided convolution and
     AlexNet's conv2 took on each (in that order)."""
+    if images.is_cuda and any(isinstance(module, WgmmaConv2d) for module in rewritten.modules()) \
+            and len(images) < conv2_wgmma.MIN_IMAGES:
+        # conv2_wgmma runs from MIN_IMAGES on: the images repeated up to that, so the check runs it too
+        layout = (torch.channels_last if images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
+                  else torch.contiguous_format)
+        repeats = -(-conv2_wgmma.MIN_IMAGES // len(images))
+        images = torch.cat([images] * repeats)[:conv2_wgmma.MIN_IMAGES].contiguous(memory_format=layout)
     forms, wgmma_forms, pools = [], [], set()
     hooks = [module.register_forward_pre_hook(lambda layer, args: forms.append(layer.form(args[0])))
              for module in rewritten.modules() if isinstance(module, SpaceToDepthConv2d)]

@@ -4,8 +4,8 @@ MARKERS = "osD^vP*X"
 LAYER_COLOURS = {"Conv2d": "tab:blue", "Linear": "tab:orange", "ReLU": "tab:green", "MaxPool2d": "tab:purple",
                  "AdaptiveAvgPool2d": "tab:brown"}
 # the exact rewrites' layers (rewrites.py) take the colour of the layer they stand for
-REWRITTEN_AS = {"SpaceToDepthConv2d": "Conv2d", "ConvReLU": "Conv2d", "LinearReLU": "Linear", "BiasReLU": "ReLU",
-                "SkipIdentityAdaptiveAvgPool2d": "AdaptiveAvgPool2d"}
+REWRITTEN_AS = {"SpaceToDepthConv2d": "Conv2d", "ConvReLU": "Conv2d", "WgmmaConv2d": "Conv2d", "LinearReLU": "Linear",
+                "BiasReLU": "ReLU", "SkipIdentityAdaptiveAvgPool2d": "AdaptiveAvgPool2d"}
 
 
 def layer_colour(type_name: str) -> str:

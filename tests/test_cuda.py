@@ -359,6 +359,8 @@ def test_rewrite_of_an_nchw_input_still_pools_in_triton():
 
 
 def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
+    from cnnbench import conv2_wgmma
+
     runner, _ = run_beside_eager(Mode("fp16", True, "compile+cuda-graphs", rewrite=True), torch.randn(1, 3, 224, 224))
     assert runner.rewrite_check["batch1_linear_kernel"] == "triton linear_row"
     assert runner.rewrite_check["max_pool_kernel"] == "triton max_pool"      # in the eager check
@@ -368,6 +370,12 @@ def test_rewrite_at_batch_1_runs_the_triton_linear_kernel_in_a_compiled_graph():
                   else "pixel pairs (triton conv_pairs, with the pool's row max; not conv1_wgmma: needs compute")
     forms = runner.rewrite_check["strided_conv_forms"]
     assert forms[0].startswith(two_images) and forms[1:] == ["space-to-depth (one image)"]
+    # on Hopper the check's batch is its images repeated up to the batch conv2_wgmma runs from
+    least = conv2_wgmma.MIN_IMAGES
+    if torch.cuda.get_device_capability() == (9, 0):
+        assert runner.rewrite_check["images"] == least + 1
+        assert runner.rewrite_check["conv2_forms"] == ["wgmma (cuda conv2_wgmma)",
+                                                      f"cuDNN (not conv2_wgmma: fewer than {least} images)"]
 
 
 def test_roofline_of_the_rewrite_times_its_fused_layers_and_pools_on_cuda(tmp_path):
@@ -587,7 +595,7 @@ def test_counters_measure_every_layer_under_ncu(tmp_path, flags):
     result = read_single_json(tmp_path, "measured_bytes_results_*.json")
     batch = result["batch_sizes"][0]
     assert batch["checks"]["layers_sum_to_totals"] and not batch["checks"]["below_minimum_unexplained"]
-    conv_types = ("Conv2d", "SpaceToDepthConv2d", "ConvReLU")
+    conv_types = ("Conv2d", "SpaceToDepthConv2d", "ConvReLU", "WgmmaConv2d")
     convs = [r for r in batch["layers"] if r["type"] in conv_types]
     assert len(convs) == 5
     assert all(r["kernel_count"] >= 1 and r["dram_read_bytes"] > 0 and r["l2_bytes"] > 0 for r in convs)
