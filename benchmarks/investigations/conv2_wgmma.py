@@ -12,7 +12,7 @@ both with do_bench at batches from 1 up (where the kernel starts to pay: conv2_w
 then at the batch reads joules per call over graphed replays (layer_energy.per_call), alternating.
 Calls 1-3 of results/alexnet/h200/conv2_wgmma ran the kernel from this directory, before it moved
 into cnnbench.
-Usage: python benchmarks/investigations/conv2_wgmma.py [--batch-size 4096] [--rounds 2] [--once]
+Usage: python benchmarks/investigations/conv2_wgmma.py [--batch-size 4096] [--rounds 2] [--once | --batches-only]
 """
 
 import argparse
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from triton.testing import do_bench
+from triton.testing import do_bench, do_bench_cudagraph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--once", action="store_true", help="launch the kernel once at the batch, nothing else (for ncu)")
+    parser.add_argument("--batches-only", action="store_true", help="the check and the times by batch, no more")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True
@@ -81,12 +82,17 @@ def main() -> int:
 
     weight, packed = weight32.bfloat16(), pack_weights(weight32.bfloat16())
     forms = {"cuDNN": lambda x: F.conv2d(x, weight, None, padding=2), "conv2_wgmma": lambda x: conv2_wgmma(x, packed)}
-    print("do_bench, bf16, by batch:")
+    print("bf16 by batch, us per call: do_bench (eager: small batches are bound by the launches), "
+          "do_bench_cudagraph (replayed: the GPU's time)")
     for n in SMALL_BATCHES:
         x = torch.randn(n, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
         x = x.contiguous(memory_format=torch.channels_last)
-        times = {label: do_bench(lambda: form(x), warmup=50, rep=200) for label, form in forms.items()}
-        print(f"  {n:>5} images: " + ", ".join(f"{label} {ms * 1e3:8.1f} us" for label, ms in times.items()), flush=True)
+        times = {label: (do_bench(lambda: form(x), warmup=50, rep=200), do_bench_cudagraph(lambda: form(x), rep=200))
+                 for label, form in forms.items()}
+        print(f"  {n:>5} images: " + ", ".join(f"{label} {eager * 1e3:6.1f} / {graphed * 1e3:6.1f}"
+                                               for label, (eager, graphed) in times.items()), flush=True)
+    if args.batches_only:
+        return 0
 
     x = torch.randn(args.batch_size, 64, 27, 27, device=device, dtype=torch.bfloat16).relu()
     x = x.contiguous(memory_format=torch.channels_last)
