@@ -37,7 +37,7 @@ never written. Max is exact, so the bits are the pool's. On a GPU of compute cap
 (conv1_wgmma.py) that copies each tile's image rows into shared memory once and writes the pooled
 output; where it cannot run, the run-time check records why, and the pairs form runs. AlexNet's conv2
 runs there as one such kernel too (WgmmaConv2d, conv2_wgmma.py), 64 pixels by all 192 output channels
-per MMA where cuDNN's tile takes 64 channels, from batches that fill the GPU; else cuDNN's.
+per MMA where cuDNN's tile takes 64 channels, from 16 images on; else cuDNN's.
 
 On fp16/bf16 channels_last CUDA input, each max-pool (and that column part) runs with the bias and
 ReLU moved after it as one Triton kernel (kernels.max_pool), eager and compiled. On an H200 at batch
