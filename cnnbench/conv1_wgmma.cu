@@ -31,14 +31,7 @@
 //   8 * quad + 7 and 32 more than those: the 4 threads of a fragment row store a pixel's 128 bytes in two
 //   16-byte stores each, 64 contiguous bytes per store.
 
-typedef unsigned int uint32_t;
-typedef unsigned long long uint64_t;
-
-#ifdef ELEMENT_BF16
-#define MMA_TYPE "bf16"
-#else
-#define MMA_TYPE "f16"
-#endif
+#include "wgmma.cuh"
 
 #define OUT_W 55
 #define POOLED_W 27                 // 3-wide windows at stride 2 in a row of 55
@@ -65,10 +58,6 @@ static_assert(EDGE_BYTES == WARPGROUPS * 4 * 4 * 64, "one edge per warp");
 #define AHEAD 2                     // steps between a fragment's loads and its MMA
 #define SETS (AHEAD + 2)            // fragment register sets: one MMA in flight past the last issued
 
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
 __device__ __forceinline__ uint32_t load_shared(uint32_t address) {
     uint32_t v;
     asm volatile("ld.shared.b32 %0, [%1];" : "=r"(v) : "r"(address));
@@ -92,12 +81,6 @@ __device__ __forceinline__ void load_fragment(uint32_t (&a)[4], uint32_t base, c
     a[3] = load_shared(base + window[1] + high);
 }
 
-// wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
-__device__ __forceinline__ uint64_t weight_descriptor(uint32_t address) {
-    return (uint64_t)((address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32)
-           | ((uint64_t)1 << 62);
-}
-
 __device__ __forceinline__ void mma(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int accumulate) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
@@ -110,35 +93,6 @@ __device__ __forceinline__ void mma(float (&d)[32], const uint32_t (&a)[4], uint
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
           "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
-}
-
-template <int N> __device__ __forceinline__ void wait_mma() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
-}
-
-// Two channels rounded to the element type, the first in the low half.
-__device__ __forceinline__ uint32_t round_pair(float first, float second) {
-    uint32_t pair;
-#ifdef ELEMENT_BF16
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(second), "f"(first));
-#else
-    asm("{\n.reg .f16 lo, hi;\ncvt.rn.f16.f32 lo, %1;\ncvt.rn.f16.f32 hi, %2;\nmov.b32 %0, {lo, hi};\n}"
-        : "=r"(pair) : "f"(first), "f"(second));
-#endif
-    return pair;
-}
-
-// The bias of two channels (elements of the input's type) as floats.
-__device__ __forceinline__ float2 bias_pair(const unsigned short* bias, int channel) {
-    const uint32_t pair = *reinterpret_cast<const uint32_t*>(bias + channel);
-#ifdef ELEMENT_BF16
-    return make_float2(__uint_as_float(pair << 16), __uint_as_float(pair & 0xFFFF0000u));
-#else
-    float first, second;
-    asm("{\n.reg .f16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.f32.f16 %0, lo;\ncvt.f32.f16 %1, hi;\n}"
-        : "=f"(first), "=f"(second) : "r"(pair));
-    return make_float2(first, second);
-#endif
 }
 
 // The elementwise max of two pairs of elements, NaN winning as in PyTorch's max-pool.
@@ -217,11 +171,6 @@ __device__ __forceinline__ void store_pooled(const uint4* ring, uint4* __restric
                    max_pair(max_pair(max_pair(a.z, b.z), d.z), 0), max_pair(max_pair(max_pair(a.w, b.w), d.w), 0));
 }
 static_assert(3 * POOLED_W * 8 <= 2 * THREADS, "two pieces per thread");
-
-// The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
-__device__ __forceinline__ int channel_of(int j, int quad) {
-    return 32 * (j / 4) + 8 * quad + 2 * (j % 4);
-}
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1)
 conv1_wgmma(const unsigned char* __restrict__ x, const uint4* __restrict__ packed,

@@ -20,14 +20,7 @@
 // - The weights' output channels are permuted so that the 4 threads of a fragment row store 64 contiguous
 //   bytes of a pixel per 16-byte store.
 
-typedef unsigned int uint32_t;
-typedef unsigned long long uint64_t;
-
-#ifdef ELEMENT_BF16
-#define MMA_TYPE "bf16"
-#else
-#define MMA_TYPE "f16"
-#endif
+#include "wgmma.cuh"
 
 #define SIDE 27                      // input and output rows and columns
 #define PIXELS (SIDE * SIDE)
@@ -47,10 +40,6 @@ static_assert(STAGE_BYTES >= STAGED_ROWS * SIDE * PIXEL_PIECES * 16 && STAGE_BYT
 #define SETS 4                       // fragment register sets: AHEAD + 2, and a tap's 4 steps use them in turn
 static_assert(SETS == AHEAD + 2 && SETS == 4, "a tap's steps index the sets");
 
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
 __device__ __forceinline__ void copy_async(uint32_t target, const void* source) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(target), "l"(source));
 }
@@ -60,11 +49,6 @@ __device__ __forceinline__ void load_matrices(uint32_t (&a)[4], uint32_t address
                  : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3]) : "r"(address));
 }
 
-// wgmma B descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart.
-__device__ __forceinline__ uint64_t weight_descriptor(uint32_t address) {
-    return (uint64_t)((address & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32)
-           | ((uint64_t)1 << 62);
-}
 __device__ __forceinline__ void mma(float (&d)[96], const uint32_t (&a)[4], uint64_t b, int accumulate) {
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %101, 0;\n"
@@ -89,35 +73,6 @@ __device__ __forceinline__ void mma(float (&d)[96], const uint32_t (&a)[4], uint
           "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
           "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));
-}
-
-template <int N> __device__ __forceinline__ void wait_mma() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
-}
-
-// Two channels rounded to the element type, the first in the low half.
-__device__ __forceinline__ uint32_t round_pair(float first, float second) {
-    uint32_t pair;
-#ifdef ELEMENT_BF16
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(pair) : "f"(second), "f"(first));
-#else
-    asm("{\n.reg .f16 lo, hi;\ncvt.rn.f16.f32 lo, %1;\ncvt.rn.f16.f32 hi, %2;\nmov.b32 %0, {lo, hi};\n}"
-        : "=r"(pair) : "f"(first), "f"(second));
-#endif
-    return pair;
-}
-
-// The bias of two channels (elements of the input's type) as floats.
-__device__ __forceinline__ float2 bias_pair(const unsigned short* bias, int channel) {
-    const uint32_t pair = *reinterpret_cast<const uint32_t*>(bias + channel);
-#ifdef ELEMENT_BF16
-    return make_float2(__uint_as_float(pair << 16), __uint_as_float(pair & 0xFFFF0000u));
-#else
-    float first, second;
-    asm("{\n.reg .f16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.f32.f16 %0, lo;\ncvt.f32.f16 %1, hi;\n}"
-        : "=f"(first), "=f"(second) : "r"(pair));
-    return make_float2(first, second);
-#endif
 }
 
 // A tile: output pixels first to first + TILE - 1 of the batch (pixel p is row p / SIDE of all the batch's
@@ -173,11 +128,6 @@ __device__ __forceinline__ uint32_t fragment_address(uint32_t row_address, uint3
                                                      uint32_t zero) {
     const uint32_t v = row_address + (kw - 2) * 128 + 32 * step;
     return (in_row >> kw) & 1 ? v ^ ((v >> 3) & 0x70) : zero;     // piece bits 4-6 ^= staged pixel % 8 (bits 7-9)
-}
-
-// The channel of accumulator pair j (MMA columns 8 * j + 2 * quad and the next) in the permuted order.
-__device__ __forceinline__ int channel_of(int j, int quad) {
-    return 32 * (j / 4) + 8 * quad + 2 * (j % 4);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1)

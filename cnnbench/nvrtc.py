@@ -60,7 +60,8 @@ def compile_cubin(source: Path, dtype: torch.dtype, arch: str = "sm_90a") -> byt
     if nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.read_bytes(), source.name.encode(), 0, None, None):
         raise RuntimeError("NVRTC could not create a program")
     try:
-        options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"] + [o.encode() for o in DEFINES[dtype]]
+        options = [f"--gpu-architecture={arch}".encode(), b"-std=c++17", f"--include-path={source.parent}".encode()]
+        options += [o.encode() for o in DEFINES[dtype]]
         status = nvrtc.nvrtcCompileProgram(program, len(options), (ctypes.c_char_p * len(options))(*options))
         if status:
             size = ctypes.c_size_t()
