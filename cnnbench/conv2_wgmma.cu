@@ -7,6 +7,8 @@
 // by all 192 output channels: an MMA of 64 x 192 x 16 reads 6 KB of weights from shared memory and 2 KB of
 // image, into registers.
 // - A GEMM row is one output pixel, K runs over the 25 taps, 64 channels (128 bytes, 4 MMA steps) each.
+// - Tiles run over the batch's pixels in order (a tile may span two images); a persistent program takes
+//   every gridDim.x-th.
 // - The input rows the tile's pixels read (at most 13 rows of 27 pixels) are copied into shared memory once,
 //   a pixel's 8 16-byte pieces swizzled by its index (piece q at q ^ index % 8); the next tile's rows arrive
 //   during this tile's MMAs (cp.async, two buffers).
@@ -31,7 +33,7 @@
 #define THREADS (128 * WARPGROUPS)
 #define TILE (64 * WARPGROUPS)       // output pixels per tile
 #define STAGED_ROWS 13               // input rows a tile reads at most: 192 pixels span 9 rows, and 2 either side
-#define STAGE_BYTES 45056                // 13 rows of 27 pixels of 128 bytes, rounded up to 1024
+#define STAGE_BYTES 45056            // 13 rows of 27 pixels of 128 bytes, rounded up to 1024
 #define TAP_BYTES (OUT_CHANNELS * PIXEL_PIECES * 16)
 static_assert(STAGE_BYTES >= STAGED_ROWS * SIDE * PIXEL_PIECES * 16 && STAGE_BYTES % 1024 == 0, "aligned rows");
 #define TAP_BUFFERS 5                // a tap's weights stream in FILL_AHEAD taps ahead of its MMAs
@@ -155,7 +157,8 @@ conv2_wgmma(const uint4* __restrict__ x, const uint4* __restrict__ packed, const
             init_barrier(empty + 8 * i, THREADS);
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");    // before the copies complete them
-        for (int g = 0; g < FILL_AHEAD && g < taps_to_run; ++g) fill_tap(packed, taps_address + g * TAP_BYTES, g, full + 8 * g);
+        for (int g = 0; g < FILL_AHEAD && g < taps_to_run; ++g)
+            fill_tap(packed, taps_address + g * TAP_BYTES, g, full + 8 * g);
     }
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, group = lane / 4, quad = lane % 4;
     const int fragment_row = 16 * warp + (lane & 7) + 8 * ((lane >> 3) & 1), half = lane >> 4;

@@ -27,7 +27,8 @@ THREADS = 384                   # 3 warpgroups
 TILE = 192                      # output pixels per tile, 64 per warpgroup
 TAP_BUFFERS = 5
 STAGE_BYTES = 45056             # 13 input rows of 27 pixels of 128 bytes, rounded up to 1024
-# alignment, the tap buffers' weights (192 rows of 128 bytes), two buffers of rows, a zero row, 2 barriers per tap buffer
+# alignment, the tap buffers' weights (192 rows of 128 bytes), two buffers of rows, a zero row, and 2
+# barriers per tap buffer
 SHARED_BYTES = 1024 + TAP_BUFFERS * 192 * 128 + 2 * STAGE_BYTES + 128 + 16 * TAP_BUFFERS
 # From 16 images on the kernel took less GPU time than cuDNN's convolution on an H200 (19.9 against
 # 24.4 us, replayed); at 8 the two tied, below that cuDNN's took half (its tiles are smaller, ours leave

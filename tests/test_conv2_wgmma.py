@@ -42,8 +42,9 @@ def test_the_launcher_agrees_with_the_kernel_on_tiles_and_shared_memory():
     defines = dict(re.findall(r"^#define (\w+) (\d+)\b", conv2_wgmma.SOURCE.read_text(), re.M))
     side, staged_rows = int(defines["SIDE"]), int(defines["STAGED_ROWS"])
     assert side == conv2_wgmma.SIDE and int(defines["OUT_CHANNELS"]) == conv2_wgmma.CONV[1]
-    assert conv2_wgmma.THREADS == 128 * int(defines["WARPGROUPS"]) and conv2_wgmma.TILE == 64 * int(defines["WARPGROUPS"])
-    assert (int(defines["STAGE_BYTES"]), int(defines["TAP_BUFFERS"])) == (conv2_wgmma.STAGE_BYTES, conv2_wgmma.TAP_BUFFERS)
+    warpgroups = int(defines["WARPGROUPS"])
+    assert conv2_wgmma.THREADS == 128 * warpgroups and conv2_wgmma.TILE == 64 * warpgroups
+    assert int(defines["STAGE_BYTES"]) == conv2_wgmma.STAGE_BYTES and int(defines["TAP_BUFFERS"]) == conv2_wgmma.TAP_BUFFERS
     assert conv2_wgmma.STAGE_BYTES >= staged_rows * side * 128
     # the rows a tile stages (its pixels' rows and 2 either side, within their images) never exceed the
     # buffer, whether the tile lies in one image or spans two, or runs past the batch
