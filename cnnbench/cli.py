@@ -13,7 +13,8 @@ REWRITES = ("exactly equivalent, faster forms of the layers, checked against the
             "a strided convolution over few channels (conv1) read straight from the image, with the ReLU and "
             "max-pool after it (fp16/bf16 channels_last on CUDA, two images or more: AlexNet's conv1, bias, pool "
             "and ReLU as one CUDA kernel on Hopper's wgmma, else in pixel pairs through Triton with the pool's "
-            "row part), else as space-to-depth + stride-1 conv; bias and ReLU after max-pooling; ReLU fused into "
+            "row part), else as space-to-depth + stride-1 conv; AlexNet's conv2 as one CUDA kernel on Hopper's "
+            "wgmma (fp16/bf16 channels_last, 16 images or more); bias and ReLU after max-pooling; ReLU fused into "
             "the convolution "
             "or linear layer before it (a Triton pass over the weights at batch 1); each max-pool with the bias and "
             "ReLU after it as one Triton kernel (a compiled single image keeps inductor's)")
