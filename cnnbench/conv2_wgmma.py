@@ -3,8 +3,8 @@
 cuDNN runs conv2 (64 -> 192 channels, 5x5, padding 2, on 27 x 27) with a 256 x 64 tile, so each of
 its MMAs reads as many bytes of shared memory as it multiplies. This kernel's MMAs take 64 pixels by
 all 192 output channels, the image operand loaded from input rows staged once per tile. On an H200
-at batch 4096 in bf16, alone, it took 2.51 ms and 1.69 J against cuDNN's 3.02-3.11 ms and 2.06-2.25
-J (benchmarks/investigations/conv2_wgmma.py; docs/speed-steps.md).
+at batch 4096 in bf16, alone, it took 2.51 ms and 1.69-1.70 J against cuDNN's 3.02-3.12 ms and
+2.06-2.25 J (benchmarks/investigations/conv2_wgmma.py, calls 3-4; docs/speed-steps.md).
 
 NVRTC builds it on first use and the driver API launches it (nvrtc.py); a custom op makes it opaque
 to torch.compile. Where it cannot run, or the batch is too small to fill the GPU with its 192-pixel
@@ -20,7 +20,7 @@ from . import nvrtc
 from .device import on_device
 
 SOURCE = Path(__file__).with_name("conv2_wgmma.cu")
-# The convolution the kernel computes: (in, out) channels, kernel, stride, padding, and its input size
+# The convolution the kernel computes: (in, out) channels, kernel, stride, padding; its input's rows and columns
 CONV = (64, 192, (5, 5), (1, 1), (2, 2))
 SIDE = 27
 THREADS = 384                   # 3 warpgroups
