@@ -78,6 +78,16 @@ def compile_cubin(source: Path, dtype: torch.dtype, arch: str = "sm_90a") -> byt
         nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
 
 
+def kernel_argument(value):
+    """A launch argument as the kernel's parameter takes it: a tensor's address, a null pointer for
+    None, a C int for an int."""
+    if value is None:
+        return ctypes.c_void_p(0)
+    if isinstance(value, torch.Tensor):
+        return ctypes.c_void_p(value.data_ptr())
+    return ctypes.c_int(value)
+
+
 class Loaded:
     """A compiled kernel loaded on one device, launched through the driver API."""
 
@@ -102,8 +112,7 @@ class Loaded:
     def launch(self, grid: int, device: torch.device, arguments: list) -> None:
         """Launches `grid` programs on the device's current stream; a tensor argument passes its
         address, None a null pointer, an int a C int."""
-        values = [ctypes.c_void_p(0 if a is None else a.data_ptr()) if a is None or isinstance(a, torch.Tensor)
-                  else ctypes.c_int(a) for a in arguments]
+        values = [kernel_argument(a) for a in arguments]
         pointers = (ctypes.c_void_p * len(values))(*[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
         stream = ctypes.c_void_p(torch.cuda.current_stream(device).cuda_stream)
         self._check(self._driver.cuLaunchKernel(self._function, grid, 1, 1, self.threads, 1, 1,

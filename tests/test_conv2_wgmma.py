@@ -1,7 +1,8 @@
 """conv2_wgmma on the CPU: its weight layout, its build by NVRTC (no GPU needed), its geometry against
-the kernel's, and where the rewrite does not take it. The kernel's results are in the CUDA set
-(test_cuda.py)."""
+the kernel's, where the rewrite does not take it, and how nvrtc.py passes launch arguments. The
+kernel's results are in the CUDA set (test_cuda.py)."""
 
+import ctypes
 import re
 
 import pytest
@@ -75,3 +76,11 @@ def test_the_op_refuses_what_it_cannot_run():
     packed = conv2_wgmma.pack_weights(torch.randn(192, 64, 5, 5))
     with pytest.raises(RuntimeError, match="input not on CUDA"):
         conv2_wgmma.conv2(torch.randn(2, 64, 27, 27), packed, None)
+
+
+def test_launch_arguments_are_addresses_null_pointers_and_ints():
+    x = torch.zeros(4)
+    assert nvrtc.kernel_argument(x).value == x.data_ptr()
+    assert nvrtc.kernel_argument(None).value is None        # ctypes' null pointer
+    argument = nvrtc.kernel_argument(4096)
+    assert isinstance(argument, ctypes.c_int) and argument.value == 4096
