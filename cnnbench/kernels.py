@@ -361,14 +361,15 @@ if triton is not None:
 
 
 def max_pool_nhwc(x: torch.Tensor, kernel_size: tuple, stride: tuple, bias: Optional[torch.Tensor] = None,
-                  relu: bool = False, flatten_order: bool = False) -> torch.Tensor:
+                  relu: bool = False, flatten_order: bool = False, *, tile: tuple = (32, 64, 4)) -> torch.Tensor:
     """max_pool2d of the channels_last image x (no padding, dilation or ceil mode), then the per-channel
     bias and the ReLU where asked, in one Triton kernel, with the bits of those steps in PyTorch (the
     bias is added to the pooled value in fp32 and rounded once, as x + bias rounds). Returns the
     (n, out_height, out_width, channels) NHWC output, contiguous; with flatten_order the
     (n, channels, out_height, out_width) NCHW output, contiguous, which torch.flatten reads as it is.
-    Tiles of 32 pixels by 64 channels were the fastest of five on an H200 for AlexNet's pools
-    (benchmarks/investigations/pool_kernels.py, with the bias and ReLU in the kernel too)."""
+    `tile` is (pixels, channels, warps) per program: 32 pixels by 64 channels in 4 warps were the fastest
+    of five on an H200 for AlexNet's pools (benchmarks/investigations/pool_kernels.py, with the bias and
+    ReLU in the kernel too; pool_tiles.py tries more)."""
     x = x.contiguous(memory_format=torch.channels_last)     # what the kernel reads (a no-op where it is)
     n, channels, height, width = x.shape
     (kernel_height, kernel_width), (stride_height, stride_width) = kernel_size, stride
@@ -380,13 +381,13 @@ def max_pool_nhwc(x: torch.Tensor, kernel_size: tuple, stride: tuple, bias: Opti
         y = torch.empty((n, out_height, out_width, channels), dtype=x.dtype, device=x.device)
         strides = (out_height * out_width * channels, channels, 1)
     pixels = n * out_height * out_width
-    block_p, block_c = 32, 64
+    block_p, block_c, warps = tile
     with on_device(x.device):
         _max_pool_kernel[(triton.cdiv(pixels, block_p), triton.cdiv(channels, block_c))](
             x, x if bias is None else bias, y, pixels, height, width, out_height, out_width, channels, *strides,
             KERNEL_HEIGHT=kernel_height, KERNEL_WIDTH=kernel_width, STRIDE_HEIGHT=stride_height,
             STRIDE_WIDTH=stride_width, BIAS=bias is not None, RELU=relu, BLOCK_P=block_p, BLOCK_C=block_c,
-            num_warps=4)
+            num_warps=warps)
     return y
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cnnbench import kernels  # noqa: E402
@@ -42,19 +41,10 @@ def per_call_us(run) -> float:
     return start.elapsed_time(end) * 1e3 / (CALLS * REPLAYS)
 
 
-def triton_pool(x, bias, flatten, block_p, block_c, warps):
-    n, channels, height, width = x.shape
-    out = (height - 3) // 2 + 1
-    if flatten:
-        y = torch.empty((n, channels, out, out), dtype=x.dtype, device=x.device)
-        strides = (channels * out * out, 1, out * out)
-    else:
-        y = torch.empty((n, out, out, channels), dtype=x.dtype, device=x.device)
-        strides = (out * out * channels, channels, 1)
-    pixels = n * out * out
-    kernels._max_pool_kernel[(triton.cdiv(pixels, block_p), triton.cdiv(channels, block_c))](
-        x, bias, y, pixels, height, width, out, out, channels, *strides, KERNEL_HEIGHT=3, KERNEL_WIDTH=3,
-        STRIDE_HEIGHT=2, STRIDE_WIDTH=2, BIAS=True, RELU=True, BLOCK_P=block_p, BLOCK_C=block_c, num_warps=warps)
+def triton_pool(x, bias, flatten, tile):
+    """The product's pool, bias and ReLU kernel with the given (pixels, channels, warps) tile, NCHW-shaped
+    like the steps it is checked against."""
+    y = kernels.max_pool_nhwc(x, (3, 3), (2, 2), bias, True, flatten, tile=tile)
     return y if flatten else y.permute(0, 3, 1, 2)
 
 
@@ -78,11 +68,11 @@ def main() -> int:
             expected = steps(x, bias, flatten)
             assert torch.equal(inductor(x, bias, flatten), expected)
             row = [f"inductor {per_call_us(lambda: inductor(x, bias, flatten)):7.2f}"]
-            for block_p, block_c, warps in TILES:
-                got = triton_pool(x, bias, flatten, block_p, block_c, warps)
-                assert torch.equal(torch.flatten(got, 1) if flatten else got, expected), (name, block_p, block_c)
-                us = per_call_us(lambda: triton_pool(x, bias, flatten, block_p, block_c, warps))
-                row.append(f"{block_p}x{block_c}/{warps} {us:7.2f}")
+            for tile in TILES:
+                got = triton_pool(x, bias, flatten, tile)
+                assert torch.equal(torch.flatten(got, 1) if flatten else got, expected), (name, tile)
+                us = per_call_us(lambda: triton_pool(x, bias, flatten, tile))
+                row.append("{}x{}/{} {:7.2f}".format(*tile, us))
             print(f"batch {batch:>5} {name}: " + "  ".join(row) + " us", flush=True)
     return 0
 
