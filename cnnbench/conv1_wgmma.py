@@ -90,22 +90,13 @@ def conv1_pool_relu(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.
     """relu(max_pool2d(conv(x) + bias, 3, 2)) of the channels_last (n, 3, 224, 224) image x, the bias
     added before rounding: the (n, 27, 27, 64) NHWC tensor. `packed` comes from pack_weights; x, packed
     and bias share x's dtype (fp16 or bf16)."""
-    reason = unavailable(x.device.index if x.is_cuda else -1, x.dtype)
-    if reason:
-        raise RuntimeError(f"conv1_wgmma cannot run: {reason}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (CONV[0], *IMAGE) or packed.numel() != K * CONV[1]:
-        raise RuntimeError(f"conv1_wgmma: input {tuple(x.shape)} or packed weights {tuple(packed.shape)} "
-                           "are not AlexNet's conv1's")
-    if packed.dtype != x.dtype or (bias is not None and (bias.dtype != x.dtype or bias.numel() != CONV[1])):
-        raise RuntimeError("conv1_wgmma: the weights and bias must be the input's dtype, 64 output channels")
-    x = x.contiguous(memory_format=torch.channels_last)
-    if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the image
-        x = x.clone(memory_format=torch.channels_last)
+    x, packed = nvrtc.operands("conv1_wgmma", unavailable(x.device.index if x.is_cuda else -1, x.dtype), x, packed,
+                               bias, input_shape=(CONV[0], *IMAGE), packed_elements=K * CONV[1], out_channels=CONV[1])
     kernel = KERNEL.on(x.device, x.dtype)
     pooling, banded_from, grid = schedule(x.shape[0], kernel.programs)
     y = torch.empty((x.shape[0], *(OUT_SHAPE if pooling else ROW_MAX_SHAPE)), dtype=x.dtype, device=x.device)
     with on_device(x.device):
-        kernel.launch(grid, x.device, [x, packed.contiguous(), bias, y, x.shape[0], banded_from, int(pooling)])
+        kernel.launch(grid, x.device, [x, packed, bias, y, x.shape[0], banded_from, int(pooling)])
         if pooling:
             return y
         # the pool's column part, then the ReLU; channels_last out, so .contiguous() is a no-op

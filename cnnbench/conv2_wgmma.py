@@ -62,20 +62,9 @@ def conv2(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor]) -
     """conv(x) + bias of the channels_last (n, 64, 27, 27) x, the bias added before rounding: the
     (n, 27, 27, 192) NHWC tensor. `packed` comes from pack_weights; x, packed and bias share x's dtype
     (fp16 or bf16)."""
-    reason = unavailable(x.device.index if x.is_cuda else -1, x.dtype)
-    if reason:
-        raise RuntimeError(f"conv2_wgmma cannot run: {reason}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (CONV[0], SIDE, SIDE) or packed.numel() != 25 * CONV[0] * CONV[1]:
-        raise RuntimeError(f"conv2_wgmma: input {tuple(x.shape)} or packed weights {tuple(packed.shape)} "
-                           "are not AlexNet's conv2's")
-    if packed.dtype != x.dtype or (bias is not None and (bias.dtype != x.dtype or bias.numel() != CONV[1])):
-        raise RuntimeError("conv2_wgmma: the weights and bias must be the input's dtype, 192 output channels")
-    x = x.contiguous(memory_format=torch.channels_last)
-    if x.data_ptr() % 16:       # the kernel copies 16-byte pieces of the input
-        x = x.clone(memory_format=torch.channels_last)
-    packed = packed.contiguous()
-    if packed.data_ptr() % 16:  # and the weights by bulk copies from 16-byte boundaries
-        packed = packed.clone()
+    x, packed = nvrtc.operands("conv2_wgmma", unavailable(x.device.index if x.is_cuda else -1, x.dtype), x, packed,
+                               bias, input_shape=(CONV[0], SIDE, SIDE), packed_elements=25 * CONV[0] * CONV[1],
+                               out_channels=CONV[1])
     kernel = KERNEL.on(x.device, x.dtype)
     y = torch.empty((x.shape[0], SIDE, SIDE, CONV[1]), dtype=x.dtype, device=x.device)
     tiles = -(-x.shape[0] * SIDE * SIDE // TILE)

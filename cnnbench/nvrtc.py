@@ -88,6 +88,27 @@ def kernel_argument(value):
     return ctypes.c_int(value)
 
 
+def operands(kernel: str, reason: str, x: torch.Tensor, packed: torch.Tensor, bias, *, input_shape: tuple,
+             packed_elements: int, out_channels: int):
+    """x as channels_last and packed as contiguous, each from a 16-byte boundary (the kernels copy
+    16-byte pieces of both), once `kernel` can run (`reason`, from unavailable(), is '') and these are
+    its operands: x (n, *input_shape), packed of packed_elements, bias None or of out_channels, all of
+    x's dtype. Otherwise a RuntimeError that names the kernel."""
+    if reason:
+        raise RuntimeError(f"{kernel} cannot run: {reason}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(input_shape) or packed.numel() != packed_elements:
+        raise RuntimeError(f"{kernel}: input {tuple(x.shape)} or packed weights {tuple(packed.shape)} are not "
+                           f"its layer's ((n, {', '.join(map(str, input_shape))}) and {packed_elements:,} elements)")
+    if packed.dtype != x.dtype or (bias is not None and (bias.dtype != x.dtype or bias.numel() != out_channels)):
+        raise RuntimeError(f"{kernel}: the weights and bias must be the input's dtype, {out_channels} output channels")
+    x, packed = x.contiguous(memory_format=torch.channels_last), packed.contiguous()
+    if x.data_ptr() % 16:
+        x = x.clone(memory_format=torch.channels_last)
+    if packed.data_ptr() % 16:
+        packed = packed.clone()
+    return x, packed
+
+
 class Loaded:
     """A compiled kernel loaded on one device, launched through the driver API."""
 

@@ -1,5 +1,6 @@
 """conv2_wgmma on the CPU: its weight layout, its build by NVRTC (no GPU needed), its geometry against
-the kernel's, where the rewrite does not take it, and how nvrtc.py passes launch arguments. The
+the kernel's, where the rewrite does not take it, and how nvrtc.py checks and lays out both kernels'
+operands and passes launch arguments. The
 kernel's results are in the CUDA set (test_cuda.py)."""
 
 import ctypes
@@ -76,6 +77,26 @@ def test_the_op_refuses_what_it_cannot_run():
     packed = conv2_wgmma.pack_weights(torch.randn(192, 64, 5, 5))
     with pytest.raises(RuntimeError, match="input not on CUDA"):
         conv2_wgmma.conv2(torch.randn(2, 64, 27, 27), packed, None)
+
+
+def test_operands_are_checked_then_laid_out_on_16_byte_boundaries():
+    shapes = dict(input_shape=(64, 27, 27), packed_elements=25 * 64 * 192, out_channels=192)
+    packed = torch.zeros(25 * 64 * 192 + 1, dtype=torch.bfloat16)[1:]     # 2 bytes past a boundary
+    # channels_last already, so only the boundary asks for a copy
+    x = torch.randn(3 * 27 * 27 * 64 + 1).to(torch.bfloat16)[1:].view(3, 27, 27, 64).permute(0, 3, 1, 2)
+    assert x.is_contiguous(memory_format=torch.channels_last) and x.data_ptr() % 16
+    with pytest.raises(RuntimeError, match="conv2_wgmma cannot run: no GPU"):
+        nvrtc.operands("conv2_wgmma", "no GPU", x, packed, None, **shapes)
+    with pytest.raises(RuntimeError, match=r"input \(3, 64, 26, 26\) .* not its layer's"):
+        nvrtc.operands("conv2_wgmma", "", x[..., 1:, 1:], packed, None, **shapes)
+    with pytest.raises(RuntimeError, match="the input's dtype, 192 output channels"):
+        nvrtc.operands("conv2_wgmma", "", x, packed, torch.zeros(64, dtype=torch.bfloat16), **shapes)
+    with pytest.raises(RuntimeError, match="the input's dtype"):
+        nvrtc.operands("conv2_wgmma", "", x.float(), packed, None, **shapes)
+    laid_x, laid_packed = nvrtc.operands("conv2_wgmma", "", x, packed, None, **shapes)
+    assert laid_x.data_ptr() % 16 == 0 and laid_packed.data_ptr() % 16 == 0
+    assert laid_x.is_contiguous(memory_format=torch.channels_last) and torch.equal(laid_x, x)
+    assert torch.equal(laid_packed, packed)
 
 
 def test_launch_arguments_are_addresses_null_pointers_and_ints():
