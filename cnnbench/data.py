@@ -249,7 +249,9 @@ class LoaderStart:
     def __init__(self, loader: DataLoader):
         self._reports, self._error = [], None
         self._started = time.perf_counter()
-        self.created_at = time.time()
+        # the workers' reports compare their times with this one: CLOCK_MONOTONIC is one clock for all the
+        # machine's processes and never steps (time.time() can, as when a virtual machine resumes)
+        self.created_at = time.monotonic()
         self._thread = threading.Thread(target=self._warm_up, args=(loader,), name="loader-start", daemon=True)
         self._thread.start()
 
@@ -257,7 +259,7 @@ class LoaderStart:
         try:
             for batch in loader:
                 if batch.startup:
-                    self._reports.append(dict(batch.startup, received_at=time.time()))
+                    self._reports.append(dict(batch.startup, received_at=time.monotonic()))
             loader.batch_sampler.warm_up_done()
         except BaseException as error:   # raised again in wait(), in the caller's thread
             self._error = error
@@ -306,17 +308,17 @@ class WorkerClock:
         self._init_steps = {}
 
     def worker_init(self, _worker_id: int) -> None:
-        self._started_at = time.time()
+        self._started_at = time.monotonic()
         torch.set_num_threads(1)
         warm_up = getattr(self.collate, "warm_up", None)
         if warm_up is not None:
             self._init_steps = warm_up()
-        self._init_s = time.time() - self._started_at
+        self._init_s = time.monotonic() - self._started_at
 
     def __call__(self, samples):
-        started = time.time()
+        started = time.monotonic()
         batch = self.collate(samples)
-        ended = time.time()
+        ended = time.monotonic()
         collate_s = ended - started
         batch.stage_s = {"fetch": getattr(samples, "fetch_s", 0.0), **(batch.stage_s or {"collate": collate_s})}
         if self._started_at is not None:    # the first batch in this worker
